@@ -1,0 +1,8 @@
+"""Numba kernels, under the same module and function names as ``kernels/reference``."""
+from .conv import *            # noqa: F401,F403
+from .masked_conv import *     # noqa: F401,F403
+from .causal_conv1d import *   # noqa: F401,F403
+from .coupling import *        # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling
+
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling) for name in mod.__all__]

@@ -1,0 +1,34 @@
+"""Numba helpers shared by the CPU kernels: one ``njit`` reading the config.
+
+Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as plain Python (pdb, coverage).
+"""
+import numba
+
+from .. import config
+
+numba.config.THREADING_LAYER = config.THREADING_LAYER
+
+
+def njit(*args, parallel=False, **kwargs):
+    """``numba.njit`` with the project's defaults: cache=True and the config's fastmath set."""
+    kwargs.setdefault("cache", True)
+    kwargs.setdefault("fastmath", config.FASTMATH)
+    kwargs.setdefault("error_model", "numpy")
+    if args and callable(args[0]):
+        return numba.njit(parallel=parallel, **kwargs)(args[0])
+    return numba.njit(*args, parallel=parallel, **kwargs)
+
+
+def use_parallel(n_elements):
+    """Run parallel only when the work is big enough to pay for the thread launch."""
+    return n_elements >= config.PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
+
+
+def split_range(n, n_parts):
+    """Boundaries of ``n_parts`` nearly equal chunks of ``range(n)`` (for per-thread partials)."""
+    n_parts = max(1, min(n_parts, n))
+    step, extra = divmod(n, n_parts)
+    bounds = [0]
+    for i in range(n_parts):
+        bounds.append(bounds[-1] + step + (1 if i < extra else 0))
+    return bounds

@@ -1,0 +1,12 @@
+"""The plain-NumPy specifications of every kernel: read these first.
+
+Each function here is the readable definition and the test oracle of the
+Numba (``kernels/cpu``) and CuPy (``kernels/gpu``) kernels of the same name.
+"""
+from .conv import *            # noqa: F401,F403
+from .masked_conv import *     # noqa: F401,F403
+from .causal_conv1d import *   # noqa: F401,F403
+from .coupling import *        # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling
+
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling) for name in mod.__all__]

@@ -1,0 +1,50 @@
+"""``python -m minigen.bench {kernels,models} [--repeat N] [--only SUBSTRING]``.
+
+Prints medians and the ratio minigen/PyTorch (below 1 = faster than PyTorch) when
+PyTorch is installed (``pip install torch==2.13.0``).  Benchmarks, not tests.
+"""
+import argparse
+import importlib
+import json
+import sys
+
+from ._timing import geomean, run_cases, threads_note
+
+SUITES = {
+    "kernels": ["minigen.bench.kernels_conv", "minigen.bench.kernels_fused"],
+    "models": ["minigen.bench.models"],
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m minigen.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("suite", choices=sorted(SUITES))
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--repeat", type=int, default=15, help="timed runs per measurement (median)")
+    p.add_argument("--only", default="", help="run only cases whose name contains this")
+    p.add_argument("--json", default="", help="also write the rows to this JSON file")
+    args = p.parse_args(argv)
+
+    cases = []
+    for modname in SUITES[args.suite]:
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError as e:  # a suite not written yet
+            print(f"(skipping {modname}: {e})", file=sys.stderr)
+            continue
+        cases.extend(mod.cases(args.device))
+    cases = [c for c in cases if args.only in c["name"]]
+    print(threads_note())
+    rows = run_cases(cases, repeat=args.repeat)
+    g = geomean([r["ratio"] for r in rows if r["pass"] == "fwd+bwd"])
+    if g:
+        print(f"geometric mean of fwd+bwd ratios: {g:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Timing helpers for ``python -m minigen.bench``: medians, PyTorch detection, the table.
+
+Benchmarks are not tests: nothing here asserts a time.  A *case* is a dict::
+
+    {"name": str,                       # e.g. "conv k3 64->64 28x28 N=64"
+     "setup": callable() -> state,      # builds arrays once (untimed)
+     "minigen": {"fwd": f(state), "fwd+bwd": f(state)},
+     "torch":   {"fwd": f(state), "fwd+bwd": f(state)} or None}
+
+Each ``f`` runs one iteration; torch callables must synchronise themselves on a GPU.
+"""
+import os
+import statistics
+import time
+
+
+def torch_or_none():
+    """Return the ``torch`` module when installed (optional oracle), else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def median_ms(fn, state, repeat=15, warmup=2, min_time=0.0):
+    """Median wall time of ``fn(state)`` in milliseconds over ``repeat`` runs."""
+    for _ in range(warmup):
+        fn(state)
+    times = []
+    t_end = time.perf_counter() + min_time
+    while len(times) < repeat or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        fn(state)
+        times.append((time.perf_counter() - t0) * 1e3)
+        if len(times) > 10 * repeat:
+            break
+    return statistics.median(times)
+
+
+def first_call_ms(fn, state):
+    """Wall time of a first call (includes Numba compilation or cache load)."""
+    t0 = time.perf_counter()
+    fn(state)
+    return (time.perf_counter() - t0) * 1e3
+
+
+def run_cases(cases, repeat=15, out=print):
+    """Time every case and print a table with the minigen/PyTorch ratio."""
+    rows = []
+    header = f"{'case':44s} {'pass':8s} {'minigen ms':>11s} {'torch ms':>9s} {'ratio':>7s}"
+    out(header)
+    out("-" * len(header))
+    for case in cases:
+        state = case["setup"]()
+        for pass_name, fn in case["minigen"].items():
+            ours = median_ms(fn, state, repeat=repeat)
+            theirs = None
+            if case.get("torch") and pass_name in case["torch"]:
+                theirs = median_ms(case["torch"][pass_name], state, repeat=repeat)
+            ratio = ours / theirs if theirs else None
+            rows.append({"case": case["name"], "pass": pass_name, "minigen_ms": ours,
+                         "torch_ms": theirs, "ratio": ratio})
+            out(f"{case['name']:44s} {pass_name:8s} {ours:11.3f} "
+                f"{(f'{theirs:9.3f}' if theirs else '        -')} "
+                f"{(f'{ratio:7.2f}' if ratio else '      -')}")
+    return rows
+
+
+def geomean(values):
+    """Geometric mean of positive numbers (None when empty)."""
+    values = [v for v in values if v]
+    if not values:
+        return None
+    prod = 1.0
+    for v in values:
+        prod *= v
+    return prod ** (1.0 / len(values))
+
+
+def threads_note():
+    """One line describing the thread settings the numbers were taken with."""
+    import numba
+    torch = torch_or_none()
+    t = f"torch {torch.__version__} threads={torch.get_num_threads()}" if torch else "torch not installed"
+    return (f"numba threads={numba.get_num_threads()} layer={numba.config.THREADING_LAYER}; {t}; "
+            f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}")
