@@ -1,0 +1,21 @@
+"""autograd: a small reverse-mode automatic differentiation engine.
+
+    Tensor, Function       autograd/tensor.py, autograd/function.py
+    backward, grad         autograd/engine.py (iterative toposort)
+    ops                    the primitives, each with its derivative in its docstring
+    functional             composites with no backward code (softplus, logsumexp, ...)
+    gradcheck              finite-difference checks, first and second order
+    print_tape             what backward will do, op by op
+"""
+from . import functional, ops
+from .engine import backward, grad, toposort
+from .function import Function
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tape import print_tape, tape
+from .tensor import Tensor, as_tensor, ones, rand, randn, rng, tensor, zeros
+
+__all__ = ["Tensor", "Function", "tensor", "as_tensor", "zeros", "ones", "randn", "rand", "rng",
+           "backward", "grad", "toposort", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "print_tape", "tape",
+           "ops", "functional"]

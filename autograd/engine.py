@@ -1,0 +1,189 @@
+"""The backward engine: order the graph, then apply each Function's backward once.
+
+    toposort(y)      the Functions from y back to the leaves, each after every
+                     Function that uses its outputs (iterative: no recursion limit)
+    backward(y, gy)  accumulate dy/dleaf into every leaf's ``.grad``
+    grad(ys, xs)     return dy/dx without touching ``.grad`` (used by gradgradcheck,
+                     gradient penalties)
+
+Reading the loop in ``_run`` is reading reverse-mode autodiff: for each Function,
+gather the gradients of its outputs (summed over every consumer), call its
+backward, reduce each input gradient to the input's shape, pass it on.
+"""
+from .broadcast import reduce_to_shape
+from .mode import set_grad_enabled
+
+
+def toposort(root):
+    """Functions reachable from ``root`` (a Tensor or list of Tensors), in backward order.
+
+    Kahn's algorithm on the reversed graph: a Function is emitted once every Function
+    consuming its outputs has been emitted (HIPS autograd's ``toposort``, iterative).
+    """
+    roots = root if isinstance(root, (list, tuple)) else [root]
+    start = [t.creator for t in roots if t.creator is not None]
+    # 1) count, for each Function, how many recorded Functions consume its outputs
+    consumers, stack, seen = {}, list(start), set()
+    while stack:
+        f = stack.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        for x in f.inputs:
+            if x.creator is not None:
+                consumers[id(x.creator)] = consumers.get(id(x.creator), 0) + 1
+                stack.append(x.creator)
+    # 2) emit Functions whose consumers are all done
+    order, ready, emitted = [], [f for f in _unique(start) if consumers.get(id(f), 0) == 0], set()
+    while ready:
+        f = ready.pop()
+        if id(f) in emitted:
+            continue
+        emitted.add(id(f))
+        order.append(f)
+        for x in f.inputs:
+            p = x.creator
+            if p is not None:
+                consumers[id(p)] -= 1
+                if consumers[id(p)] == 0:
+                    ready.append(p)
+    return order
+
+
+def _unique(fs):
+    seen, out = set(), []
+    for f in fs:
+        if id(f) not in seen:
+            seen.add(id(f))
+            out.append(f)
+    return out
+
+
+def backward(y, gy=None, retain_graph=False, create_graph=False):
+    """Backpropagate from ``y``; gradients of leaves are *added* to their ``.grad``."""
+    from .tensor import Tensor
+    if not y.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require grad: no input of the "
+                           "computation had requires_grad=True (or it ran under no_grad())")
+    gy = _initial_grad(y, gy)
+    grads = _run([y], [gy], retain_graph, create_graph, capture=None)
+    for t, g in grads.values():  # leaves (and tensors with retain_grad)
+        if create_graph:
+            t.grad = g if t.grad is None else t.grad + g
+        else:
+            g = g if g.creator is None else Tensor(g.data)
+            t.grad = g if t.grad is None else Tensor(t.grad.data + g.data)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=True):
+    """Return d(outputs)/d(inputs) as a list of Tensors, leaving every ``.grad`` untouched.
+
+    Args:
+        outputs: a Tensor or list of Tensors.
+        inputs: a Tensor or list of Tensors (leaves or intermediate).
+        grad_outputs: upstream gradients (default: ones for one-element outputs).
+        retain_graph: defaults to ``create_graph``.
+        create_graph: record the backward pass, for higher-order derivatives.
+        allow_unused: inputs the outputs do not depend on get zeros (else an error).
+    """
+    from .tensor import Tensor
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    single = not isinstance(inputs, (list, tuple))
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    gys = [_initial_grad(o, g) for o, g in zip(outputs, grad_outputs)]
+    retain = create_graph if retain_graph is None else retain_graph
+    captured = _run(outputs, gys, retain, create_graph, capture={id(x) for x in inputs})
+    result = []
+    for x in inputs:
+        if id(x) in captured:
+            result.append(captured[id(x)][1])
+        elif allow_unused:
+            result.append(Tensor(x.xp.zeros_like(x.data)))
+        else:
+            raise RuntimeError(f"an input of shape {x.shape} is not used to compute the outputs")
+    return result[0] if single else result
+
+
+def _initial_grad(y, gy):
+    from .tensor import Tensor, as_tensor
+    if gy is None:
+        if y.size != 1:
+            raise RuntimeError(f"backward() without gy needs a one-element output, got shape {y.shape}; "
+                               "pass gy (the upstream gradient, same shape as the output)")
+        return Tensor(y.xp.ones_like(y.data))
+    gy = as_tensor(gy, like=y)
+    if gy.shape != y.shape:
+        raise ValueError(f"gy has shape {gy.shape} but the output has shape {y.shape}")
+    return gy
+
+
+def _run(roots, root_grads, retain_graph, create_graph, capture):
+    """The backward loop. Returns {id(t): (t, grad)} for leaves, or for ``capture`` ids."""
+    grads = {}  # id(tensor) -> (tensor, accumulated gradient)
+
+    def accumulate(t, g):
+        if id(t) in grads:
+            grads[id(t)] = (t, grads[id(t)][1] + g)
+        else:
+            grads[id(t)] = (t, g)
+
+    for t, g in zip(roots, root_grads):
+        accumulate(t, g)
+    result = {}
+    with set_grad_enabled(create_graph):
+        for f in toposort(list(roots)):
+            outputs = [o() for o in f.outputs]
+            gys = []
+            for o in outputs:
+                g = None
+                if o is not None and id(o) in grads:
+                    _, g = grads.pop(id(o))
+                    g = _apply_hooks(o, g)
+                    if o.retains_grad or (capture is not None and id(o) in capture):
+                        result[id(o)] = (o, g)
+                gys.append(g)
+            gys = [g if g is not None else _zeros_for(f, o, outputs) for g, o in zip(gys, outputs)]
+            if f.differentiable_backward is False and create_graph:
+                raise NotImplementedError(
+                    f"{f.name}: this fused op has no differentiable backward, so double backward "
+                    f"(create_graph=True) through it is not supported; use {f.composite} instead")
+            gxs = f.backward(*gys)
+            gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+            if len(gxs) != len(f.inputs):
+                raise RuntimeError(f"{f.name}.backward returned {len(gxs)} gradients for "
+                                   f"{len(f.inputs)} inputs")
+            for x, gx in zip(f.inputs, gxs):
+                if gx is None or not x.requires_grad:
+                    continue
+                gx = reduce_to_shape(gx, x.shape)
+                if gx.dtype != x.dtype:
+                    gx = gx.astype(x.dtype)
+                accumulate(x, gx)
+            if not retain_graph:
+                f.release()
+    for key, (t, g) in grads.items():  # what is left are leaves (creator None)
+        if capture is None or key in capture:
+            result[key] = (t, _apply_hooks(t, g) if t.creator is None else g)
+    if capture is None:
+        result = {k: v for k, v in result.items() if v[0].creator is None or v[0].retains_grad}
+    return result
+
+
+def _apply_hooks(t, g):
+    for hook in list(t._hooks):
+        new = hook(g)
+        if new is not None:
+            g = new
+    return g
+
+
+def _zeros_for(f, o, outputs):
+    """A zero gradient for an output nobody used (e.g. one part of a split)."""
+    from .tensor import Tensor
+    i = outputs.index(o)
+    shape, dtype = f.output_meta[i]
+    return Tensor(f.inputs[0].xp.zeros(shape, dtype=dtype))

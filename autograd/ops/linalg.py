@@ -1,0 +1,36 @@
+"""Matrix product, batched, with NumPy's 1-D rules."""
+from kernels.backend import get_array_module
+
+from ..function import Function
+from .shape import reshape, swapaxes
+
+
+class MatMul(Function):
+    """y = x0 @ x1 on (..., n, k) @ (..., k, m);  gx0 = gy @ x1^T,  gx1 = x0^T @ gy
+    (^T swaps the last two axes; batch axes that broadcast are summed back by the engine)."""
+    def forward(self, x0, x1):
+        self.save_for_backward(x0, x1)
+        return get_array_module(x0, x1).matmul(x0, x1)
+
+    def backward(self, gy):
+        x0, x1 = self.saved_tensors
+        return matmul(gy, swapaxes(x1, -1, -2)), matmul(swapaxes(x0, -1, -2), gy)
+
+
+def matmul(x0, x1):
+    """Matrix product with NumPy semantics: batched, and 1-D operands promoted then squeezed."""
+    from ..tensor import as_tensor
+    x0, x1 = as_tensor(x0), as_tensor(x1)
+    if x0.ndim == 0 or x1.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least one dimension, got shapes "
+                         f"{x0.shape} and {x1.shape}")
+    a = reshape(x0, (1, x0.shape[0])) if x0.ndim == 1 else x0
+    b = reshape(x1, (x1.shape[0], 1)) if x1.ndim == 1 else x1
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: inner dimensions differ: shapes {x0.shape} and {x1.shape}")
+    y = MatMul()(a, b)
+    if x1.ndim == 1:
+        y = reshape(y, y.shape[:-1])
+    if x0.ndim == 1:
+        y = reshape(y, y.shape[:-2] + y.shape[-1:])
+    return y
