@@ -31,7 +31,7 @@ import weakref
 
 import numpy as np
 
-from kernels.backend import device_of
+from kernels.backend import device_of, get_array_module
 
 from .mode import is_grad_enabled
 
@@ -56,7 +56,7 @@ class Function:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise type(e)(f"{self.name}: cannot apply to inputs of shapes {shapes}: {e}") from e
         single = not isinstance(ys, tuple)
-        ys = (ys,) if single else ys
+        ys = self._as_arrays((ys,) if single else ys, arrays)
         outputs = [Tensor(y) for y in ys]
         if is_grad_enabled() and any(t.requires_grad for t in tensors):
             self.inputs = tensors
@@ -108,6 +108,21 @@ class Function:
                                                         else Tensor(s)))
         self._saved_tensors = tuple(out)
         self._saved = None
+
+    def _as_arrays(self, ys, arrays):
+        """NumPy turns 0-d results into scalars (np.exp(array(1.0)) is a float64): make
+        them arrays again, and keep save_for_backward's identity with the outputs."""
+        out = []
+        for y in ys:
+            if not hasattr(y, "__array_interface__") and not hasattr(y, "__cuda_array_interface__") \
+                    or isinstance(y, np.generic):
+                a = get_array_module(*arrays).asarray(y)
+                saved = getattr(self, "_saved", None)
+                if saved:
+                    self._saved = tuple(a if s is y else s for s in saved)
+                y = a
+            out.append(y)
+        return tuple(out)
 
     def release(self):
         """Free what backward held (called by the engine unless retain_graph)."""

@@ -59,7 +59,7 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-6, rtol=1e-5, mode="auto"
             raise ValueError("gradcheck: no floating-point input or parameter to check")
         with no_grad():
             outs = _as_tuple(fn(*args))
-        us = [Tensor(rng.standard_normal(o.shape)) for o in outs]
+        us = [Tensor(rng.standard_normal(o.shape).astype(o.dtype)) for o in outs]
 
         def objective():
             with no_grad():
@@ -129,7 +129,7 @@ def gradgradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-4, mode="a
             L = None
             for y, u in zip(ys, u_list):
                 if y.requires_grad:
-                    term = (y * u).sum()
+                    term = (y * u.astype(y.dtype)).sum()
                     L = term if L is None else L + term
             if L is None:
                 return tuple(Tensor(np.zeros(t.shape)) for t in targets)

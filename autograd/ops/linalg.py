@@ -28,9 +28,9 @@ def matmul(x0, x1):
     b = reshape(x1, (x1.shape[0], 1)) if x1.ndim == 1 else x1
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: inner dimensions differ: shapes {x0.shape} and {x1.shape}")
-    y = MatMul()(a, b)
-    if x1.ndim == 1:
-        y = reshape(y, y.shape[:-1])
+    y = MatMul()(a, b)                                 # (..., n, m)
     if x0.ndim == 1:
-        y = reshape(y, y.shape[:-2] + y.shape[-1:])
+        y = reshape(y, y.shape[:-2] + y.shape[-1:])    # drop the promoted n = 1
+    if x1.ndim == 1:
+        y = reshape(y, y.shape[:-1])                   # drop the promoted m = 1
     return y

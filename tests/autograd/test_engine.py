@@ -1,0 +1,214 @@
+"""The engine: ordering, accumulation, retain_graph, create_graph, hooks, errors."""
+import numpy as np
+import pytest
+
+from autograd import Tensor, functional as F, grad, no_grad, ops, print_tape, tape, toposort
+
+
+def t(x, req=True):
+    return Tensor(np.asarray(x, dtype=np.float64), requires_grad=req)
+
+
+def test_long_chain_does_not_hit_recursion_limit():
+    x = t(1.0)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 1.0001 ** 10_000, rtol=1e-10)
+
+
+def test_diamond_accumulates():
+    x = t(3.0)
+    a = x * 2
+    b = x * x
+    y = a + b            # dy/dx = 2 + 2x = 8
+    y.backward()
+    assert x.grad.item() == pytest.approx(8.0)
+
+
+def test_reuse_of_a_tensor_in_one_op():
+    x = t([1.0, 2.0])
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+
+
+def test_grads_accumulate_across_backward_calls_and_zero_grad():
+    x = t(2.0)
+    (x * 3).backward()
+    (x * 3).backward()
+    assert x.grad.item() == 6.0
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_toposort_order_puts_consumers_first():
+    x = t([1.0, 2.0])
+    a = ops.exp(x)
+    b = a * 2
+    c = (a + b).sum()
+    order = [f.name for f in toposort(c)]
+    assert order[0] == "Sum"
+    assert order.index("Add") < order.index("Mul") < order.index("Exp")
+
+
+def test_retain_graph():
+    x = t(2.0)
+    y = ops.exp(x) * x
+    y.backward(retain_graph=True)
+    first = x.grad.item()
+    y.backward()
+    assert x.grad.item() == pytest.approx(2 * first)
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+
+
+def test_create_graph_second_derivative_of_cube():
+    x = t(1.5)
+    y = x ** 3
+    (gx,) = grad(y, [x], create_graph=True)      # 3x^2
+    (ggx,) = grad(gx, [x])                       # 6x
+    assert gx.item() == pytest.approx(3 * 1.5 ** 2)
+    assert ggx.item() == pytest.approx(6 * 1.5)
+
+
+def test_create_graph_second_derivative_of_logsumexp():
+    """d^2/dx^2 logsumexp(x) = diag(p) - p p^T with p = softmax(x)."""
+    x = t([0.3, -1.2, 2.0])
+    y = F.logsumexp(x)
+    (g,) = grad(y, [x], create_graph=True)
+    p = np.exp(x.data - np.log(np.exp(x.data).sum()))
+    np.testing.assert_allclose(g.data, p, rtol=1e-12)
+    H = np.stack([grad(g[i], [x], retain_graph=True)[0].data for i in range(3)])
+    np.testing.assert_allclose(H, np.diag(p) - np.outer(p, p), rtol=1e-10, atol=1e-12)
+
+
+def test_backward_with_create_graph_fills_differentiable_grad():
+    x = t(2.0)
+    (x ** 3).backward(create_graph=True)
+    assert x.grad.creator is not None
+    x2 = x.grad
+    x.zero_grad()
+    x2.backward()
+    assert x.grad.item() == pytest.approx(12.0)
+
+
+def test_hooks_fire_and_can_replace_the_gradient():
+    x = t([1.0, 2.0])
+    seen = []
+    h = x.register_hook(lambda g: seen.append(g.data.copy()))
+    y = x * 3
+    y.register_hook(lambda g: g * 10)          # scale the gradient flowing back through y
+    y.sum().backward()
+    np.testing.assert_allclose(seen[0], [30.0, 30.0])
+    np.testing.assert_allclose(x.grad.data, [30.0, 30.0])
+    h.remove()
+    x.zero_grad()
+    (x * 1).sum().backward()
+    assert len(seen) == 1
+
+
+def test_retain_grad_on_intermediate():
+    x = t([1.0, 2.0])
+    y = x * 2
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(y.grad.data, 2 * y.data)
+
+
+def test_no_grad_records_nothing():
+    x = t(1.0)
+    with no_grad():
+        y = x * 2
+    assert y.creator is None and not y.requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+
+
+def test_backward_on_non_scalar_without_gy_says_so():
+    x = t([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="one-element"):
+        (x * 2).backward()
+    (x * 2).backward(np.array([1.0, 1.0]))
+
+
+def test_broadcast_gradient_is_reduced_to_input_shape():
+    x = t(np.ones((3, 1)))
+    b = t(np.ones((4,)))
+    (x * b).sum().backward()
+    assert x.grad.shape == (3, 1) and b.grad.shape == (4,)
+    np.testing.assert_allclose(x.grad.data, 4.0)
+    np.testing.assert_allclose(b.grad.data, 3.0)
+
+
+def test_shape_error_names_op_and_shapes():
+    with pytest.raises(ValueError, match=r"Add.*\(3, 4\).*\(5,\)"):
+        t(np.ones((3, 4))) + t(np.ones(5))
+    with pytest.raises(ValueError, match="matmul"):
+        t(np.ones((3, 4))) @ t(np.ones((5, 2)))
+
+
+def test_mixed_float_dtypes_are_an_error_and_scalars_adapt():
+    a = Tensor(np.ones(3, np.float32), requires_grad=True)
+    b = Tensor(np.ones(3, np.float64))
+    with pytest.raises(TypeError, match="float32.*float64"):
+        a + b
+    assert (a * 2.5).dtype == np.float32
+    assert (a + np.arange(3)).dtype == np.float32      # integer arrays take the float dtype
+    assert (a + b.astype(np.float32)).dtype == np.float32
+    assert Tensor([1.0, 2.0]).dtype == np.float32      # Python floats default to float32
+
+
+def test_unused_output_of_multi_output_op_gets_zero_gradient():
+    x = t(np.arange(6.0))
+    a, b = ops.split(x, 2)
+    (a * 2).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2, 2, 2, 0, 0, 0])
+
+
+def test_saved_arrays_freed_after_backward():
+    x = t([1.0, 2.0])
+    y = ops.exp(x)
+    f = y.creator
+    y.sum().backward()
+    assert f._saved_tensors is None
+
+
+def test_tape_lists_ops_in_backward_order(capsys):
+    x = t(np.ones((2, 3)))
+    w = t(np.ones((3, 4)))
+    loss = ops.relu(x @ w).sum()
+    rows = tape(loss)
+    assert [r[0] for r in rows] == ["Sum", "ReLU", "MatMul"]
+    assert rows[2][1] == [(2, 3), (3, 4)]
+    n = print_tape(loss)
+    out = capsys.readouterr().out
+    assert n == 3 and "MatMul" in out and "(2, 3), (3, 4)" in out
+
+
+def test_item_numpy_detach_and_repr():
+    x = t([[1.5]])
+    assert x.item() == 1.5
+    assert isinstance(x.numpy(), np.ndarray)
+    d = (x * 2).detach()
+    assert d.creator is None and not d.requires_grad
+    assert "Tensor(" in repr(x * 2) and "Mul" in repr(x * 2)
+    with pytest.raises(ValueError, match="one element"):
+        t([1.0, 2.0]).item()
+
+
+def test_only_float_tensors_can_require_grad():
+    with pytest.raises(TypeError, match="floating"):
+        Tensor(np.arange(3), requires_grad=True)
+
+
+def test_softplus_and_log_sigmoid_finite_at_extremes():
+    x = t([-1e4, -50.0, 0.0, 50.0, 1e4])
+    y = F.softplus(x)
+    y.sum().backward()
+    assert np.all(np.isfinite(y.data)) and np.all(np.isfinite(x.grad.data))
+    np.testing.assert_allclose(x.grad.data, [0, 1 / (1 + np.exp(50)), 0.5, 1 / (1 + np.exp(-50)), 1])
+    z = F.log_sigmoid(x)
+    assert np.all(np.isfinite(z.data))
+    ls = F.logsumexp(t([[-np.inf, -np.inf], [1e4, 1e4]]), axis=1)
+    assert ls.data[0] == -np.inf and np.isfinite(ls.data[1])
