@@ -12,7 +12,7 @@ from ._timing import geomean, run_cases, threads_note
 
 SUITES = {
     "kernels": ["minigen.bench.kernels_conv", "minigen.bench.kernels_fused"],
-    "models": ["minigen.bench.models"],
+    "models": ["minigen.bench.models_vae", "minigen.bench.models_pixelcnn", "minigen.bench.models_realnvp"],
 }
 
 
