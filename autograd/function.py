@@ -33,7 +33,7 @@ import numpy as np
 
 from kernels.backend import device_of, get_array_module
 
-from .mode import is_grad_enabled
+from .mode import _Mode
 
 
 class Function:
@@ -45,10 +45,15 @@ class Function:
     composite = None  # name of the composite path that supports double backward
 
     def __call__(self, *inputs, **params):
-        from .tensor import Tensor, as_tensor
-        like = next((x for x in inputs if isinstance(x, Tensor)), None)
-        tensors = [x if isinstance(x, Tensor) else as_tensor(x, like=like) for x in inputs]
-        self._check_inputs(tensors)
+        Tensor, as_tensor = _TENSOR_API or _tensor_api()
+        like = None
+        for x in inputs:
+            if isinstance(x, Tensor):
+                like = x
+                break
+        tensors = [x if isinstance(x, Tensor) else as_tensor(x, like) for x in inputs]
+        if len(tensors) > 1:
+            self._check_inputs(tensors)
         arrays = [t.data for t in tensors]
         try:
             ys = self.forward(*arrays, **params)
@@ -56,9 +61,11 @@ class Function:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise type(e)(f"{self.name}: cannot apply to inputs of shapes {shapes}: {e}") from e
         single = not isinstance(ys, tuple)
-        ys = self._as_arrays((ys,) if single else ys, arrays)
+        ys = (ys,) if single else ys
+        if any(type(y) is not np.ndarray for y in ys):
+            ys = self._as_arrays(ys, arrays)
         outputs = [Tensor(y) for y in ys]
-        if is_grad_enabled() and any(t.requires_grad for t in tensors):
+        if _Mode.grad_enabled and any(t.requires_grad for t in tensors):
             self.inputs = tensors
             self.outputs = [weakref.ref(o) for o in outputs]
             self.output_meta = [(o.shape, o.dtype) for o in outputs]
@@ -98,14 +105,22 @@ class Function:
         return type(self).__name__
 
     def _link_saved(self, arrays, outputs):
-        from .tensor import Tensor
-        saved = getattr(self, "_saved", None) or ()
-        links = [(a, t) for a, t in zip(arrays, self.inputs)] + [(o.data, o) for o in outputs]
+        Tensor = _TENSOR_API[0]
         out = []
-        for s in saved:
-            match = next((t for a, t in links if a is s), None)
-            out.append(match if match is not None else (s if isinstance(s, Tensor) or s is None
-                                                        else Tensor(s)))
+        for s in getattr(self, "_saved", None) or ():
+            match = None
+            for a, t in zip(arrays, self.inputs):
+                if a is s:
+                    match = t
+                    break
+            else:
+                for o in outputs:
+                    if o.data is s:
+                        match = o
+                        break
+            if match is None:  # not an input or output: a constant (mask, indices, ...)
+                match = s if s is None or isinstance(s, Tensor) else Tensor(s)
+            out.append(match)
         self._saved_tensors = tuple(out)
         self._saved = None
 
@@ -114,8 +129,7 @@ class Function:
         them arrays again, and keep save_for_backward's identity with the outputs."""
         out = []
         for y in ys:
-            if not hasattr(y, "__array_interface__") and not hasattr(y, "__cuda_array_interface__") \
-                    or isinstance(y, np.generic):
+            if type(y) is not np.ndarray and (isinstance(y, np.generic) or not hasattr(y, "shape")):
                 a = get_array_module(*arrays).asarray(y)
                 saved = getattr(self, "_saved", None)
                 if saved:
@@ -129,21 +143,32 @@ class Function:
         self._saved_tensors = None
 
     def _check_inputs(self, tensors):
-        devices = {device_of(t.data) for t in tensors}
-        if len(devices) > 1:
+        """One device; one float dtype (integer constants take it: the documented promotion rule)."""
+        on_host = [type(t.data) is np.ndarray for t in tensors]
+        if not all(on_host) and any(on_host):
             desc = ", ".join(f"{tuple(t.shape)} on {device_of(t.data)}" for t in tensors)
             raise RuntimeError(f"{self.name}: inputs are on different devices ({desc}); "
                                "move them with .to('cpu') or .to('cuda') first")
-        floats = {t.dtype for t in tensors if np.issubdtype(t.dtype, np.floating)}
-        if len(floats) > 1:
+        floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
+        if floats and any(d != floats[0] for d in floats):
             raise TypeError(
-                f"{self.name}: mixed float dtypes {sorted(str(d) for d in floats)}; minigen does not "
+                f"{self.name}: mixed float dtypes {sorted({str(d) for d in floats})}; minigen does not "
                 "promote silently - cast one side explicitly with .astype(...)")
-        if floats:  # integer constants take the float dtype (documented promotion rule)
-            (dtype,) = floats
+        if floats:
             for t in tensors:
-                if np.issubdtype(t.dtype, np.integer):
-                    t.data = t.data.astype(dtype)
+                if t.dtype.kind in "iu":
+                    t.data = t.data.astype(floats[0])
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+_TENSOR_API = []
+
+
+def _tensor_api():
+    """(Tensor, as_tensor), imported once (tensor.py imports the ops, which import this module)."""
+    if not _TENSOR_API:
+        from .tensor import Tensor, as_tensor
+        _TENSOR_API.extend([Tensor, as_tensor])
+    return _TENSOR_API

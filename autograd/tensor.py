@@ -23,11 +23,13 @@ class Tensor:
     """A node of the computation graph. See the module docstring."""
 
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
+    __slots__ = ("data", "grad", "requires_grad", "creator", "name", "retains_grad", "_hooks",
+                 "__weakref__")
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         if isinstance(data, Tensor):
             data = data.data
-        if is_cupy(data) or isinstance(data, np.ndarray):
+        if isinstance(data, np.ndarray) or is_cupy(data):
             if dtype is not None:
                 data = data.astype(dtype, copy=False)
         else:
@@ -35,7 +37,7 @@ class Tensor:
             if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.generic):
                 arr = arr.astype(np.float32)  # Python floats/lists default to float32
             data = arr
-        if requires_grad and not np.issubdtype(data.dtype, np.floating):
+        if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
         self.data = data
         self.grad = None
@@ -193,8 +195,7 @@ def as_tensor(x, like=None):
         return x
     if isinstance(x, (int, float, bool, np.number)) and like is not None:
         xp = get_array_module(like.data)
-        dtype = like.dtype if np.issubdtype(like.dtype, np.floating) else None
-        return Tensor(xp.asarray(x, dtype=dtype))
+        return Tensor(xp.asarray(x, dtype=like.dtype if like.dtype.kind == "f" else None))
     if like is not None and is_cupy(like.data) and isinstance(x, np.ndarray):
         raise RuntimeError(f"a NumPy array of shape {x.shape} was mixed with a tensor on cuda; "
                            "move it with Tensor(x).to('cuda') first")

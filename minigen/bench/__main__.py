@@ -1,4 +1,4 @@
-"""``python -m minigen.bench {kernels,models} [--repeat N] [--only SUBSTRING]``.
+"""``python -m minigen.bench {autograd,kernels,models} [--repeat N] [--only SUBSTRING]``.
 
 Prints medians and the ratio minigen/PyTorch (below 1 = faster than PyTorch) when
 PyTorch is installed (``pip install torch==2.13.0``).  Benchmarks, not tests.
@@ -11,6 +11,7 @@ import sys
 from ._timing import geomean, run_cases, threads_note
 
 SUITES = {
+    "autograd": ["minigen.bench.autograd_overhead"],
     "kernels": ["minigen.bench.kernels_conv", "minigen.bench.kernels_fused"],
     "models": ["minigen.bench.models_vae", "minigen.bench.models_pixelcnn", "minigen.bench.models_realnvp"],
 }
