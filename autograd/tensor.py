@@ -69,6 +69,11 @@ class Tensor:
         return f"Tensor({body}, dtype={self.dtype}{extra})"
 
     # -- conversion ------------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(tensor)`` gives the data (a constant: no graph is recorded)."""
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
     def numpy(self):
         """The data as a NumPy array (copied from the GPU if needed)."""
         return to_device(self.data, "cpu")

@@ -1,0 +1,28 @@
+"""minigen.nn: modules, layers, initialisers, losses and distributions.
+
+    module.py         Module, Parameter, Sequential, ModuleList, ModuleDict (conventions: rng, dtype)
+    layers.py         Linear, Embedding, Dropout, activations, Flatten / Reshape / Identity
+    norm.py           BatchNorm1d / BatchNorm2d, LayerNorm, GroupNorm
+    recurrent.py      LSTMCell, LSTM, GRUCell
+    init.py           initialisers, each naming its paper (``nn.init.xavier_uniform``, ...)
+    losses.py         losses and log-densities (``nn.losses.cross_entropy``, ...)
+    distributions.py  Normal, Bernoulli, Categorical
+
+Layers are re-exported here (``nn.Linear``); losses and initialisers are reached
+through their modules (``nn.losses``, ``nn.init``), distributions both ways.
+"""
+from . import distributions, init, losses
+from .distributions import Bernoulli, Categorical, Normal
+from .layers import (ELU, GELU, Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
+                     ReLU, Reshape, Sigmoid, Softmax, Softplus, Tanh)
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .recurrent import GRUCell, LSTM, LSTMCell
+
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+           "Linear", "Embedding", "Dropout", "Identity", "Flatten", "Reshape",
+           "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "ELU", "GELU", "Softplus", "LogSoftmax", "Softmax",
+           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
+           "LSTMCell", "LSTM", "GRUCell",
+           "Normal", "Bernoulli", "Categorical",
+           "init", "losses", "distributions"]
