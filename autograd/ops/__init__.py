@@ -11,7 +11,7 @@ from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximu
                           sub, tanh, where)
 from .linalg import MatMul, matmul
 from .reduce import Max, Sum, max, mean, min, sum
-from .shape import (BroadcastTo, Concatenate, Flip, GetItem, Pad, Reshape, ScatterAdd, SumTo,
+from .shape import (BroadcastTo, Concatenate, Flip, GetItem, Pad, Reshape, ScatterAdd, Split, SumTo,
                     Transpose, broadcast_to, concatenate, expand_dims, flatten, flip, getitem, pad,
                     reshape, split, squeeze, stack, sum_to, swapaxes, transpose)
 
@@ -19,7 +19,7 @@ PRIMITIVES = {cls.__name__: cls for cls in (
     Add, Sub, Mul, Div, Neg, PowScalar, Pow, Exp, Log, Sqrt, Abs, Tanh, Sigmoid, ReLU, LeakyReLU,
     Maximum, Where, Clip, Cast,
     Sum, Max, MatMul,
-    Reshape, Transpose, BroadcastTo, SumTo, GetItem, ScatterAdd, Concatenate, Pad, Flip,
+    Reshape, Transpose, BroadcastTo, SumTo, GetItem, ScatterAdd, Concatenate, Split, Pad, Flip,
 )}
 
 # Fused ops from the kernels (conv, masked conv, causal conv1d, coupling) register here too,

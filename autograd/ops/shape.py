@@ -93,6 +93,19 @@ class Concatenate(Function):
         return tuple(gxs)
 
 
+class Split(Function):
+    """ys = x cut along ``axis`` at ``bounds``;  gx = the gys joined again (one concatenate).
+    (As a composite of getitems, backward would scatter every piece into a full-size zero
+    array and add them: O(pieces x size). This is why split is a primitive.)"""
+    def forward(self, x, bounds, axis=0):
+        self.axis = axis % x.ndim
+        lead = (slice(None),) * self.axis
+        return tuple(x[lead + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:]))
+
+    def backward(self, *gys):
+        return concatenate(list(gys), axis=self.axis)
+
+
 class Pad(Function):
     """y = x surrounded by ``value`` (pad_width per axis, NumPy style);  gx = the interior of gy"""
     def forward(self, x, pad_width, value=0.0):
@@ -197,7 +210,7 @@ def stack(xs, axis=0):
 
 
 def split(x, indices_or_sections, axis=0):
-    """Split into pieces along ``axis`` like ``numpy.split`` (composed from getitem)."""
+    """Split into pieces along ``axis`` like ``numpy.split`` (a list of Tensors)."""
     n = x.shape[axis]
     if isinstance(indices_or_sections, int):
         if n % indices_or_sections:
@@ -206,9 +219,9 @@ def split(x, indices_or_sections, axis=0):
         step = n // indices_or_sections
         bounds = list(range(0, n + 1, step))
     else:
-        bounds = [0] + list(indices_or_sections) + [n]
-    lead = (slice(None),) * (axis % x.ndim)
-    return [getitem(x, lead + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]
+        bounds = [0] + [min(int(i), n) for i in indices_or_sections] + [n]
+    ys = Split()(x, bounds=bounds, axis=axis)
+    return list(ys) if isinstance(ys, tuple) else [ys]
 
 
 def pad(x, pad_width, value=0.0):

@@ -143,6 +143,8 @@ TABLE = [
            lambda a, b: np.stack([a, b], axis=-1)),
     OpInfo("split", lambda x: tuple(ops.split(x, [1, 3], axis=1)), normal((2, 5), (3, 4, 2)),
            lambda x: tuple(np.split(x, [1, 3], axis=1))),
+    OpInfo("split_sections", lambda x: tuple(ops.split(x, 2, axis=-1)), normal((3, 4), (2, 2, 6)),
+           lambda x: tuple(np.split(x, 2, axis=-1))),
     OpInfo("pad", lambda x: ops.pad(x, ((1, 0), (2, 3))), normal((3, 4), (1, 1)),
            lambda x: np.pad(x, ((1, 0), (2, 3)))),
     OpInfo("flip", lambda x: ops.flip(x, axis=1), normal((3, 4), (2, 3, 1)), lambda x: np.flip(x, axis=1)),
