@@ -126,42 +126,46 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
     grads = {}  # id(tensor) -> (tensor, accumulated gradient)
 
     def accumulate(t, g):
-        if id(t) in grads:
-            grads[id(t)] = (t, grads[id(t)][1] + g)
-        else:
-            grads[id(t)] = (t, g)
+        prev = grads.get(id(t))
+        grads[id(t)] = (t, g) if prev is None else (t, prev[1] + g)
 
     for t, g in zip(roots, root_grads):
         accumulate(t, g)
     result = {}
     with set_grad_enabled(create_graph):
         for f in toposort(list(roots)):
+            # 1) the gradient of each output, summed over all its consumers
             outputs = [o() for o in f.outputs]
             gys = []
             for o in outputs:
-                g = None
-                if o is not None and id(o) in grads:
-                    _, g = grads.pop(id(o))
-                    g = _apply_hooks(o, g)
+                entry = grads.pop(id(o), None) if o is not None else None
+                g = None if entry is None else entry[1]
+                if g is not None:
+                    if o._hooks:
+                        g = _apply_hooks(o, g)
                     if o.retains_grad or (capture is not None and id(o) in capture):
                         result[id(o)] = (o, g)
                 gys.append(g)
-            gys = [g if g is not None else _zeros_for(f, o, outputs) for g, o in zip(gys, outputs)]
-            if f.differentiable_backward is False and create_graph:
+            if None in gys:  # outputs nobody used (e.g. one piece of a split) get zeros
+                gys = [g if g is not None else _zeros_for(f, o, outputs) for g, o in zip(gys, outputs)]
+            if create_graph and f.differentiable_backward is False:
                 raise NotImplementedError(
                     f"{f.name}: this fused op has no differentiable backward, so double backward "
                     f"(create_graph=True) through it is not supported; use {f.composite} instead")
+            # 2) the op's own backward: vector-Jacobian products for its inputs
             gxs = f.backward(*gys)
             gxs = gxs if isinstance(gxs, tuple) else (gxs,)
             if len(gxs) != len(f.inputs):
                 raise RuntimeError(f"{f.name}.backward returned {len(gxs)} gradients for "
                                    f"{len(f.inputs)} inputs")
+            # 3) reduce broadcast gradients to each input's shape and pass them on
             for x, gx in zip(f.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
-                gx = reduce_to_shape(gx, x.shape)
-                if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)
+                if gx.data.shape != x.data.shape:
+                    gx = reduce_to_shape(gx, x.data.shape)
+                if gx.data.dtype != x.data.dtype:
+                    gx = gx.astype(x.data.dtype)
                 accumulate(x, gx)
             if not retain_graph:
                 f.release()

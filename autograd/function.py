@@ -144,6 +144,9 @@ class Function:
 
     def _check_inputs(self, tensors):
         """One device; one float dtype (integer constants take it: the documented promotion rule)."""
+        d0 = tensors[0].data
+        if all(type(t.data) is type(d0) and t.data.dtype == d0.dtype for t in tensors):
+            return  # the common case: same array type, same dtype
         on_host = [type(t.data) is np.ndarray for t in tensors]
         if not all(on_host) and any(on_host):
             desc = ", ".join(f"{tuple(t.shape)} on {device_of(t.data)}" for t in tensors)
