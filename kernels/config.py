@@ -26,5 +26,18 @@ PARALLEL_MIN_ELEMENTS = 100_000
 # 'workqueue' does not (PERFORMANCE.md, "Numba threading layer").
 THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER", "workqueue")
 
+# -- dense convolution (kernels/cpu/conv.py), tuned on the project's 2-core AVX-512 machines --
+# A GEMM narrower than this many columns runs far below peak: batch small images.
+CONV_MIN_GEMM_COLS = 256
+# Target size of one worker's column block (im2col output), to stay in L2.
+CONV_COLS_BYTES = 1 << 20
+# Parallel cost model: a multiply-add is this many "elements" of use_parallel's measure.
+CONV_MACS_PER_ELEMENT = 32
+# Stride-1 convs use shifted-window GEMMs when both channel counts reach this (each
+# tap's GEMM has C or Cout as its inner dimension) ...
+CONV_WIDE_MIN_CHANNELS = 16
+# ... and the padded grid has at most this many times the output's pixels.
+CONV_WIDE_MAX_WASTE = 2.0
+
 # CUDA threads per block for hand-written CuPy kernels.
 CUDA_BLOCK = 256

@@ -1,2 +1,575 @@
-"""(placeholder: filled in by the kernels work)"""
-__all__ = []
+"""Convolution kernels for NumPy arrays: Numba-parallel im2col fused with per-thread GEMMs.
+
+Same names and semantics as ``kernels/reference/conv.py`` (read that first: it holds the
+equations).  Every convolution is lowered to matrix products (see ``_im2col.py``):
+
+    forward      y[n] (Cout, P)  = W2 (Cout, K) @ cols(x[n]) (K, P)         K = C*KH*KW, P = OH*OW
+    grad_input   dcols (K, P)    = W2^T @ gy[n],  then gx[n] = col2im(dcols)
+    grad_weight  gW2 (Cout, K)  += gy[n] @ cols(x[n])^T      (summed over images)
+
+The three layers of STYLE §8:
+
+    wrapper (validate, make contiguous, allocate, plan)  conv2d_forward(...)
+      -> parallel driver: prange over threads, each owning a contiguous run of work
+         units (blocks of images / pixels / channels)      _forward_parallel(...)
+        -> inner single-thread kernel over those units     _forward_units(...)
+
+What makes it fast (measured, see minigen/bench/kernels_conv.py):
+
+* no big im2col buffer: each worker lowers one unit into its own L2-sized workspace and
+  multiplies it at once with a single-threaded OpenBLAS GEMM (one GEMM per unit, written
+  straight into the NCHW output with ``ldc = P``, so no layout transposes); the Numba
+  and OpenBLAS thread pools never run at the same time;
+* the workspace is cached per Python thread, so no large buffer is page-faulted per call;
+* 1x1 / stride-1 / unpadded convolutions skip im2col: the image is already the column
+  matrix;
+* tiny images (P < ``CONV_MIN_GEMM_COLS``) are batched several per GEMM;
+* grad-weight accumulates into one (Cout, K) partial per thread (GEMM with beta=1),
+  merged serially at the end, never into a shared accumulator.
+
+The transposed convolution is these same three kernels with roles swapped (its forward
+is conv2d's grad-input, and so on).  Pooling and upsampling are re-exported from the
+reference: they are single memory passes that NumPy already does at bandwidth, and
+they are not on the profile of any model here (measured: see the note at the bottom).
+
+Non-contiguous inputs are copied to C order once (never rejected).  When NumPy was not
+built against the pip OpenBLAS (``_im2col.HAS_BLAS`` False) the wrappers call the
+reference implementation instead.
+"""
+import threading
+from functools import lru_cache
+
+import numba
+import numpy as np
+from numba import prange
+
+from .. import config
+from ..reference import conv as ref
+from ..reference.conv import (  # noqa: F401  (re-exported, see the note at the bottom)
+    avg_pool2d_forward, avg_pool2d_grad_input, conv2d_grad_bias, conv2d_output_shape,
+    conv_transpose2d_output_shape, max_pool2d_forward, max_pool2d_grad_input, same_padding,
+    upsample_nearest2d_forward, upsample_nearest2d_grad_input)
+from ._im2col import (CBLAS_NO_TRANS, CBLAS_TRANS, HAS_BLAS, address, blas_restore_threads,
+                      blas_single_thread, col2im, gemm, im2col, images_to_wide, pad_images,
+                      unpad_images, wide_to_images)
+from ._numba import njit, split_range, use_parallel
+
+__all__ = list(ref.__all__)
+
+# Tuning knobs: their values and meaning live in kernels/config.py (one place for all knobs).
+CONV_MIN_GEMM_COLS = config.CONV_MIN_GEMM_COLS
+CONV_COLS_BYTES = config.CONV_COLS_BYTES
+CONV_MACS_PER_ELEMENT = config.CONV_MACS_PER_ELEMENT
+CONV_WIDE_MIN_CHANNELS = config.CONV_WIDE_MIN_CHANNELS
+CONV_WIDE_MAX_WASTE = config.CONV_WIDE_MAX_WASTE
+
+_NT, _T = CBLAS_NO_TRANS, CBLAS_TRANS
+
+
+# ----------------------------------------------------------------------------------------
+# Inner kernels: one thread, a run of work units [u0, u1).  units[u] = (n0, count, a0, a1):
+# images n0 .. n0+count-1 and pixels [a0, a1) (forward, grad-weight) or input channels
+# [a0, a1) (grad-input).  geo = ConvGeometry as int64: N C H W Cout KH KW OH OW sh sw ph pw dh dw
+# ----------------------------------------------------------------------------------------
+
+@njit
+def _is_direct(geo):
+    """A 1x1, stride-1, unpadded conv: x[n] (C, H*W) already is the column matrix."""
+    return (geo[5] == 1 and geo[6] == 1 and geo[9] == 1 and geo[10] == 1
+            and geo[11] == 0 and geo[12] == 0)
+
+
+@njit
+def _lower(x, geo, n0, cnt, p0, p1, ws):
+    """Pointer and leading dimension of the (K, cnt*(p1-p0)) column block of a unit.
+
+    Pixels [p0, p1) are whole output rows (the planner cuts at row boundaries).
+    """
+    C, KH, KW, OW = geo[1], geo[5], geo[6], geo[8]
+    K, L, P = C * KH * KW, p1 - p0, geo[7] * geo[8]
+    if cnt == 1 and _is_direct(geo):
+        return address(x, n0 * C * P + p0), P
+    cols = ws[:K * cnt * L].reshape((K, cnt * L))
+    for j in range(cnt):
+        im2col(x, n0 + j, geo, p0 // OW, p1 // OW, cols, j * L)
+    return address(cols), cnt * L
+
+
+@njit
+def _gather(gy, n0, cnt, p0, p1, out):
+    """out[o, j*L + q] = gy[n0 + j, o, p0 + q]: several images side by side as one matrix."""
+    L = p1 - p0
+    for j in range(cnt):
+        for o in range(gy.shape[1]):
+            for q in range(L):
+                out[o, j * L + q] = gy[n0 + j, o, p0 + q]
+
+
+@njit
+def _forward_units(x, w2, b, y, geo, units, u0, u1, ws):
+    """y[n][:, p0:p1] = W2 @ cols(x[n])[:, p0:p1] + b for each unit (y is (N, Cout, P))."""
+    previous = blas_single_thread()
+    f64 = x.itemsize == 8
+    Cout, K, P = geo[4], w2.shape[1], geo[7] * geo[8]
+    for u in range(u0, u1):
+        n0, cnt, p0, p1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
+        L = p1 - p0
+        b_ptr, ldb = _lower(x, geo, n0, cnt, p0, p1, ws)
+        if cnt == 1:   # straight into the NCHW output: rows of length P, columns p0..p1
+            gemm(f64, _NT, _NT, Cout, L, K, 1.0, address(w2), K, b_ptr, ldb,
+                 0.0, address(y, n0 * Cout * P + p0), P)
+            if b.size:
+                for o in range(Cout):
+                    y[n0, o, p0:p1] += b[o]
+        else:          # several small images in one GEMM, then split them out
+            out = ws[K * cnt * L:(K + Cout) * cnt * L].reshape((Cout, cnt * L))
+            gemm(f64, _NT, _NT, Cout, cnt * L, K, 1.0, address(w2), K, b_ptr, ldb,
+                 0.0, address(out), cnt * L)
+            for j in range(cnt):
+                for o in range(Cout):
+                    bo = b[o] if b.size else 0.0
+                    for q in range(L):
+                        y[n0 + j, o, p0 + q] = out[o, j * L + q] + bo
+    blas_restore_threads(previous)
+
+
+@njit
+def _grad_weight_units(x, gy, gw2, geo, units, u0, u1, ws):
+    """gw2 (Cout, K) = sum over units of gy[n][:, p0:p1] @ cols(x[n])[:, p0:p1]^T (a partial)."""
+    previous = blas_single_thread()
+    f64 = x.itemsize == 8
+    Cout, K, P = geo[4], gw2.shape[1], geo[7] * geo[8]
+    gw2[:] = 0
+    for u in range(u0, u1):
+        n0, cnt, p0, p1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
+        L = p1 - p0
+        b_ptr, ldb = _lower(x, geo, n0, cnt, p0, p1, ws)
+        if cnt == 1:
+            a_ptr, lda = address(gy, n0 * Cout * P + p0), P
+        else:
+            g = ws[K * cnt * L:(K + Cout) * cnt * L].reshape((Cout, cnt * L))
+            _gather(gy, n0, cnt, p0, p1, g)
+            a_ptr, lda = address(g), cnt * L
+        # gw2[o, k] += sum_p gy[n, o, p] * cols[k, p]
+        gemm(f64, _NT, _T, Cout, K, cnt * L, 1.0, a_ptr, lda, b_ptr, ldb, 1.0, address(gw2), K)
+    blas_restore_threads(previous)
+
+
+@njit
+def _grad_input_units(gy, w2, gx, geo, units, u0, u1, ws):
+    """gx[n, c0:c1] = col2im(W2[:, rows(c0:c1)]^T @ gy[n]) for each unit (gy is (N, Cout, P))."""
+    previous = blas_single_thread()
+    f64 = gy.itemsize == 8
+    C, Cout, KK, P = geo[1], geo[4], geo[5] * geo[6], geo[7] * geo[8]
+    K = C * KK
+    for u in range(u0, u1):
+        n0, cnt, c0, c1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
+        rows = (c1 - c0) * KK
+        if cnt == 1:
+            b_ptr, ldb = address(gy, n0 * Cout * P), P
+        else:
+            g = ws[K * cnt * P:(K + Cout) * cnt * P].reshape((Cout, cnt * P))
+            _gather(gy, n0, cnt, 0, P, g)
+            b_ptr, ldb = address(g), cnt * P
+        a_ptr = address(w2, c0 * KK)         # W2[:, rows], read transposed
+        if cnt == 1 and _is_direct(geo):   # 1x1: the column matrix is the image itself
+            gemm(f64, _T, _NT, rows, P, Cout, 1.0, a_ptr, K, b_ptr, ldb,
+                 0.0, address(gx, (n0 * C + c0) * P), P)
+            continue
+        dcols = ws[:rows * cnt * P].reshape((rows, cnt * P))
+        # dcols[k, p] = sum_o w2[o, k] * gy[n, o, p]
+        gemm(f64, _T, _NT, rows, cnt * P, Cout, 1.0, a_ptr, K, b_ptr, ldb,
+             0.0, address(dcols), cnt * P)
+        for j in range(cnt):
+            col2im(dcols, j * P, gx, n0 + j, c0, c1, geo)
+    blas_restore_threads(previous)
+
+
+# ----------------------------------------------------------------------------------------
+# Stride-1 inner kernels: KH*KW GEMMs on shifted views of a padded buffer (see
+# _im2col.py, "shifted window").  units[u] = (n0, count, a0, a1): images n0..n0+count-1
+# and output channels [a0, a1) (forward, grad-weight) or input channels (grad-input).
+# wt is the weight as (KH*KW, Cout, C); every unit of a run has the same count.
+# ----------------------------------------------------------------------------------------
+
+@njit
+def _wide_sizes(geo, cnt):
+    """(Wp, L = cnt*Hp*Wp, Nw = ((cnt-1)*Hp + OH)*Wp) of a batch of cnt padded images."""
+    Hp, Wp = geo[2] + 2 * geo[11], geo[3] + 2 * geo[12]
+    return Wp, cnt * Hp * Wp, ((cnt - 1) * Hp + geo[7]) * Wp
+
+
+@njit
+def _forward_wide_units(x, wt, b, y, geo, units, u0, u1, ws):
+    """y[n, o0:o1] = sum_taps wt[tap, o0:o1] @ shifted(xpad) (+ b) for each unit."""
+    previous = blas_single_thread()
+    f64 = x.itemsize == 8
+    C, Cout, KH, KW, dh, dw = geo[1], geo[4], geo[5], geo[6], geo[13], geo[14]
+    last = -1
+    for u in range(u0, u1):
+        n0, cnt, o0, o1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
+        Wp, L, Nw = _wide_sizes(geo, cnt)
+        xpad = ws[:C * L + (KW - 1) * dw + 1]
+        if cnt != last:
+            xpad[:] = 0                             # borders and slack stay zero
+            last = cnt
+        pad_images(x, n0, cnt, 0, C, geo, xpad)
+        wide = ws[xpad.size:xpad.size + (o1 - o0) * Nw].reshape((o1 - o0, Nw))
+        for kh in range(KH):
+            for kw in range(KW):
+                t = kh * KW + kw
+                # wide[o, q] (+)= sum_c w[o, c, kh, kw] * xpad[c*L + kh*dh*Wp + kw*dw + q]
+                gemm(f64, _NT, _NT, o1 - o0, Nw, C, 1.0, address(wt, (t * Cout + o0) * C), C,
+                     address(xpad, kh * dh * Wp + kw * dw), L, 1.0 if t else 0.0,
+                     address(wide), Nw)
+        wide_to_images(wide, n0, cnt, o0, o1, geo, y, b)
+    blas_restore_threads(previous)
+
+
+@njit
+def _grad_input_wide_units(gy, wt, gx, geo, units, u0, u1, ws):
+    """gxpad[c0:c1] += wt[tap, :, c0:c1]^T @ gy_wide at each tap's offset; gx = its interior."""
+    previous = blas_single_thread()
+    f64 = gy.itemsize == 8
+    C, Cout, KH, KW, dh, dw = geo[1], geo[4], geo[5], geo[6], geo[13], geo[14]
+    last = -1
+    for u in range(u0, u1):
+        n0, cnt, c0, c1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
+        Wp, L, Nw = _wide_sizes(geo, cnt)
+        gwide = ws[:Cout * Nw].reshape((Cout, Nw))
+        if cnt != last:
+            gwide[:] = 0                            # garbage entries stay zero
+            last = cnt
+        images_to_wide(gy, n0, cnt, 0, Cout, geo, gwide)
+        gxpad = ws[gwide.size:gwide.size + (c1 - c0) * L + (KW - 1) * dw + 1]
+        gxpad[:] = 0
+        for kh in range(KH):
+            for kw in range(KW):
+                t = kh * KW + kw
+                # gxpad[c*L + kh*dh*Wp + kw*dw + q] += sum_o w[o, c, kh, kw] * gy_wide[o, q]
+                gemm(f64, _T, _NT, c1 - c0, Nw, Cout, 1.0, address(wt, t * Cout * C + c0), C,
+                     address(gwide), Nw, 1.0, address(gxpad, kh * dh * Wp + kw * dw), L)
+        unpad_images(gxpad, n0, cnt, c0, c1, geo, gx)
+    blas_restore_threads(previous)
+
+
+@njit
+def _grad_weight_wide_units(x, gy, part, geo, units, u0, u1, ws):
+    """part[tap, o0:o1] (Cout, C) += gy_wide[o0:o1] @ shifted(xpad)^T for each unit."""
+    previous = blas_single_thread()
+    f64 = x.itemsize == 8
+    C, Cout, KH, KW, dh, dw = geo[1], geo[4], geo[5], geo[6], geo[13], geo[14]
+    part[:] = 0
+    last = -1
+    for u in range(u0, u1):
+        n0, cnt, o0, o1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
+        Wp, L, Nw = _wide_sizes(geo, cnt)
+        xpad = ws[:C * L + (KW - 1) * dw + 1]
+        g = ws[xpad.size:xpad.size + (o1 - o0) * Nw].reshape((o1 - o0, Nw))
+        if cnt != last:
+            xpad[:] = 0                             # borders, slack and garbage stay zero
+            ws[xpad.size:xpad.size + Cout * Nw] = 0
+            last = cnt
+        pad_images(x, n0, cnt, 0, C, geo, xpad)
+        images_to_wide(gy, n0, cnt, o0, o1, geo, g)
+        for kh in range(KH):
+            for kw in range(KW):
+                t = kh * KW + kw
+                # gw[o, c, kh, kw] += sum_q gy_wide[o, q] * xpad[c*L + kh*dh*Wp + kw*dw + q]
+                gemm(f64, _NT, _T, o1 - o0, C, Nw, 1.0, address(g), Nw,
+                     address(xpad, kh * dh * Wp + kw * dw), L, 1.0,
+                     address(part, (t * Cout + o0) * C), C)
+    blas_restore_threads(previous)
+
+
+# ----------------------------------------------------------------------------------------
+# Parallel drivers: thread t runs units [bounds[t], bounds[t+1]) with workspace ws[t].
+# ----------------------------------------------------------------------------------------
+
+@njit(parallel=True)
+def _forward_parallel(x, w2, b, y, geo, units, bounds, ws):
+    for t in prange(bounds.size - 1):
+        _forward_units(x, w2, b, y, geo, units, bounds[t], bounds[t + 1], ws[t])
+
+
+@njit(parallel=True)
+def _grad_weight_parallel(x, gy, parts, geo, units, bounds, ws):
+    for t in prange(bounds.size - 1):
+        _grad_weight_units(x, gy, parts[t], geo, units, bounds[t], bounds[t + 1], ws[t])
+
+
+@njit(parallel=True)
+def _grad_input_parallel(gy, w2, gx, geo, units, bounds, ws):
+    for t in prange(bounds.size - 1):
+        _grad_input_units(gy, w2, gx, geo, units, bounds[t], bounds[t + 1], ws[t])
+
+
+@njit(parallel=True)
+def _forward_wide_parallel(x, wt, b, y, geo, units, bounds, ws):
+    for t in prange(bounds.size - 1):
+        _forward_wide_units(x, wt, b, y, geo, units, bounds[t], bounds[t + 1], ws[t])
+
+
+@njit(parallel=True)
+def _grad_weight_wide_parallel(x, gy, parts, geo, units, bounds, ws):
+    for t in prange(bounds.size - 1):
+        _grad_weight_wide_units(x, gy, parts[t], geo, units, bounds[t], bounds[t + 1], ws[t])
+
+
+@njit(parallel=True)
+def _grad_input_wide_parallel(gy, wt, gx, geo, units, bounds, ws):
+    for t in prange(bounds.size - 1):
+        _grad_input_wide_units(gy, wt, gx, geo, units, bounds[t], bounds[t + 1], ws[t])
+
+
+# ----------------------------------------------------------------------------------------
+# Planning (pure Python, cached per geometry) and the workspace cache
+# ----------------------------------------------------------------------------------------
+
+def _cdiv(a, b):
+    return -(-a // b)
+
+
+def _use_wide(g):
+    """Stride 1 with enough channels for per-tap GEMMs, and not too much garbage: wide path."""
+    if g.sh != 1 or g.sw != 1 or _is_direct_g(g):
+        return False
+    waste = (g.H + 2 * g.ph) * (g.W + 2 * g.pw) / (g.OH * g.OW)
+    return min(g.C, g.Cout) >= CONV_WIDE_MIN_CHANNELS and waste <= CONV_WIDE_MAX_WASTE
+
+
+def _is_direct_g(g):
+    return g.KH == g.KW == g.sh == g.sw == 1 and g.ph == g.pw == 0
+
+
+def _split(n_items, batch, n_threads, n_channels):
+    """Units (n0, count, a0, a1): batches of images, channels split until all threads have work."""
+    image_units = [(n, min(batch, n_items - n)) for n in range(0, n_items, batch)]
+    groups = 1
+    if len(image_units) < n_threads:
+        groups = min(n_channels, _cdiv(n_threads, len(image_units)))
+    return [(n, cnt, n_channels * i // groups, n_channels * (i + 1) // groups)
+            for n, cnt in image_units for i in range(groups)]
+
+
+@lru_cache(maxsize=256)
+def _plan(g, kind, n_threads, itemsize):
+    """Cut the work into units and assign contiguous runs of them to threads.
+
+    Returns (wide?, units (U, 4) int64, bounds (T+1,) int64, workspace items per thread).
+    """
+    P, KK = g.OH * g.OW, g.KH * g.KW
+    K = g.C * KK
+    min_cols = max(1, CONV_MIN_GEMM_COLS)
+    wide = _use_wide(g)
+    if wide:   # units (n0, count, channel range); buffers: padded images + wide output
+        Hp, Wp = g.H + 2 * g.ph, g.W + 2 * g.pw
+        batch = 1
+        if g.OH * Wp < min_cols:
+            batch = max(1, min(_cdiv(min_cols - g.OH * Wp, Hp * Wp) + 1, _cdiv(g.N, n_threads)))
+        units = _split(g.N, batch, n_threads, g.C if kind == "grad_input" else g.Cout)
+        items = (g.C * batch * Hp * Wp + (g.KW - 1) * g.dw + 1
+                 + g.Cout * ((batch - 1) * Hp + g.OH) * Wp)
+    else:
+        batch = 1 if P >= min_cols else max(1, min(_cdiv(min_cols, P), _cdiv(g.N, n_threads)))
+        if kind == "grad_input":   # units (n0, count, input-channel range): own gx[n, c0:c1]
+            units = _split(g.N, batch, n_threads, g.C)
+            groups = max(1, _cdiv(K * batch * P * itemsize, CONV_COLS_BYTES))
+            if groups > 1 and batch == 1:  # keep the column block L2-sized
+                units = [(n, 1, g.C * i // groups, g.C * (i + 1) // groups)
+                         for n in range(g.N) for i in range(min(groups, g.C))]
+            cols = batch * P
+        else:                      # units (n0, count, pixel range of whole output rows)
+            tiles = 1
+            if batch == 1:
+                tiles = min(max(1, _cdiv(K * P * itemsize, CONV_COLS_BYTES)),
+                            max(1, P // min_cols))
+                if g.N * tiles < n_threads:
+                    tiles = _cdiv(n_threads, g.N)
+                tiles = min(tiles, g.OH)
+            units = [(n, min(batch, g.N - n), g.OW * (g.OH * i // tiles),
+                      g.OW * (g.OH * (i + 1) // tiles))
+                     for n in range(0, g.N, batch) for i in range(tiles)]
+            cols = batch * max(a1 - a0 for _, _, a0, a1 in units)
+        items = (K + g.Cout) * cols
+    units = np.array(units, dtype=np.int64)
+    bounds = np.array(split_range(len(units), n_threads), dtype=np.int64)
+    return wide, units, bounds, items
+
+
+_local = threading.local()
+
+
+def _workspace(n_threads, n_items, dtype):
+    """A (n_threads, n_items) scratch array, reused across calls in this Python thread.
+
+    Reuse avoids page-faulting a fresh mmap'd buffer on every call (PERFORMANCE.md,
+    "glibc malloc page faults").  One cache per Python thread keeps concurrent callers apart.
+    """
+    cache = _local.__dict__.setdefault("workspaces", {})
+    key = np.dtype(dtype).char
+    need = n_threads * n_items
+    buf = cache.get(key)
+    if buf is None or buf.size < need:
+        buf = cache[key] = np.empty(need, dtype=dtype)
+    return buf[:need].reshape(n_threads, n_items)
+
+
+def _threads(g):
+    """How many threads to use: 1 unless the multiply-adds pay for a parallel launch."""
+    macs = g.N * g.Cout * g.OH * g.OW * g.C * g.KH * g.KW
+    return numba.get_num_threads() if use_parallel(macs // CONV_MACS_PER_ELEMENT) else 1
+
+
+def _geo(g):
+    return np.array(g, dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------------------
+# The three conv2d lowerings on a resolved geometry (shared by conv and transposed conv)
+# ----------------------------------------------------------------------------------------
+
+def _tap_major(w, g):
+    """The weight as (KH*KW, Cout, C): one contiguous (Cout, C) matrix per tap."""
+    return np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(g.KH * g.KW, g.Cout, g.C)
+
+
+def _forward(x, w, b, g):
+    """y (N, Cout, OH, OW) = conv2d(x, w) + b on a validated geometry ``g``."""
+    x = np.ascontiguousarray(x)
+    b = np.zeros(0, x.dtype) if b is None else np.ascontiguousarray(b)
+    y = np.empty((g.N, g.Cout, g.OH * g.OW), dtype=x.dtype)          # (N, Cout, P)
+    nt = _threads(g)
+    wide, units, bounds, items = _plan(g, "forward", nt, x.itemsize)
+    ws = _workspace(nt, items, x.dtype)
+    if wide:
+        fn_par, fn_units, wmat = _forward_wide_parallel, _forward_wide_units, _tap_major(w, g)
+    else:
+        fn_par, fn_units = _forward_parallel, _forward_units
+        wmat = np.ascontiguousarray(w).reshape(g.Cout, -1)          # (Cout, K)
+    if bounds.size > 2:
+        fn_par(x, wmat, b, y, _geo(g), units, bounds, ws)
+    else:
+        fn_units(x, wmat, b, y, _geo(g), units, 0, len(units), ws[0])
+    return y.reshape(g.N, g.Cout, g.OH, g.OW)
+
+
+def _grad_input(gy, w, g):
+    """gx (N, C, H, W) = conv2d's adjoint applied to gy on geometry ``g``."""
+    gy = np.ascontiguousarray(gy).reshape(g.N, g.Cout, g.OH * g.OW)  # (N, Cout, P)
+    gx = np.empty((g.N, g.C, g.H, g.W), dtype=gy.dtype)
+    nt = _threads(g)
+    wide, units, bounds, items = _plan(g, "grad_input", nt, gy.itemsize)
+    ws = _workspace(nt, items, gy.dtype)
+    if wide:
+        fn_par, fn_units, wmat = _grad_input_wide_parallel, _grad_input_wide_units, _tap_major(w, g)
+    else:
+        fn_par, fn_units = _grad_input_parallel, _grad_input_units
+        wmat = np.ascontiguousarray(w).reshape(g.Cout, -1)          # (Cout, K)
+    if bounds.size > 2:
+        fn_par(gy, wmat, gx, _geo(g), units, bounds, ws)
+    else:
+        fn_units(gy, wmat, gx, _geo(g), units, 0, len(units), ws[0])
+    return gx
+
+
+def _grad_weight(x, gy, g):
+    """gw (Cout, C, KH, KW) = sum_n gy[n] @ cols(x[n])^T on geometry ``g``."""
+    x = np.ascontiguousarray(x)
+    gy = np.ascontiguousarray(gy).reshape(g.N, g.Cout, g.OH * g.OW)  # (N, Cout, P)
+    nt = _threads(g)
+    wide, units, bounds, items = _plan(g, "grad_weight", nt, x.itemsize)
+    ws = _workspace(nt, items, x.dtype)
+    KK, K = g.KH * g.KW, g.C * g.KH * g.KW
+    if wide:   # partials per tap: (T, KH*KW, Cout, C)
+        parts = np.empty((bounds.size - 1, KK, g.Cout, g.C), dtype=x.dtype)
+        fn_par, fn_units = _grad_weight_wide_parallel, _grad_weight_wide_units
+    else:      # partials as the GEMM sees them: (T, Cout, C*KH*KW)
+        parts = np.empty((bounds.size - 1, g.Cout, K), dtype=x.dtype)
+        fn_par, fn_units = _grad_weight_parallel, _grad_weight_units
+    if bounds.size > 2:
+        fn_par(x, gy, parts, _geo(g), units, bounds, ws)
+    else:
+        fn_units(x, gy, parts[0], _geo(g), units, 0, len(units), ws[0])
+    gw = parts[0]
+    for t in range(1, parts.shape[0]):   # serial merge of the per-thread partials
+        gw += parts[t]
+    if wide:
+        return np.ascontiguousarray(gw.reshape(g.KH, g.KW, g.Cout, g.C).transpose(2, 3, 0, 1))
+    return gw.reshape(g.Cout, g.C, g.KH, g.KW)
+
+
+# ----------------------------------------------------------------------------------------
+# Public wrappers: validate exactly like the reference, then lower
+# ----------------------------------------------------------------------------------------
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """See ``kernels.reference.conv.conv2d_forward``."""
+    if not HAS_BLAS:
+        return ref.conv2d_forward(x, w, b, stride, padding, dilation)
+    g = ref.checked_geometry("conv2d_forward", dict(x=x, w=w), stride, padding, dilation, x.shape,
+                             w.shape, bias=b)
+    return _forward(x, w, b, g)
+
+
+def conv2d_grad_input(gy, w, x_shape, stride=1, padding=0, dilation=1):
+    """See ``kernels.reference.conv.conv2d_grad_input``."""
+    if not HAS_BLAS:
+        return ref.conv2d_grad_input(gy, w, x_shape, stride, padding, dilation)
+    g = ref.checked_geometry("conv2d_grad_input", dict(gy=gy, w=w), stride, padding, dilation,
+                             x_shape, w.shape, gy=gy)
+    return _grad_input(gy, w, g)
+
+
+def conv2d_grad_weight(x, gy, w_shape, stride=1, padding=0, dilation=1):
+    """See ``kernels.reference.conv.conv2d_grad_weight``."""
+    if not HAS_BLAS:
+        return ref.conv2d_grad_weight(x, gy, w_shape, stride, padding, dilation)
+    g = ref.checked_geometry("conv2d_grad_weight", dict(x=x, gy=gy), stride, padding, dilation,
+                             x.shape, w_shape, gy=gy)
+    return _grad_weight(x, gy, g)
+
+
+# The transposed convolution: the conv2d lowerings with roles swapped.  Its geometry is
+# that of the conv2d it is the adjoint of (y-sized images -> x-sized ones), so
+#   forward     = conv2d grad_input(x)              (x plays gy)
+#   grad_input  = conv2d forward(gy)                (gy plays x)
+#   grad_weight = conv2d grad_weight(gy, x)         (gy plays x, x plays gy)
+
+def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1):
+    """See ``kernels.reference.conv.conv_transpose2d_forward``."""
+    if not HAS_BLAS:
+        return ref.conv_transpose2d_forward(x, w, b, stride, padding, output_padding, dilation)
+    g = ref.checked_geometry("conv_transpose2d_forward", dict(x=x, w=w), stride, padding, dilation,
+                             x.shape, w.shape, bias=b, output_padding=output_padding)
+    y = _grad_input(x, w, g)
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y
+
+
+def conv_transpose2d_grad_input(gy, w, x_shape, stride=1, padding=0, output_padding=0,
+                                dilation=1):
+    """See ``kernels.reference.conv.conv_transpose2d_grad_input``."""
+    if not HAS_BLAS:
+        return ref.conv_transpose2d_grad_input(gy, w, x_shape, stride, padding, output_padding,
+                                               dilation)
+    g = ref.checked_geometry("conv_transpose2d_grad_input", dict(gy=gy, w=w), stride, padding,
+                             dilation, x_shape, w.shape, gy=gy, output_padding=output_padding)
+    return _forward(gy, w, None, g)
+
+
+def conv_transpose2d_grad_weight(x, gy, w_shape, stride=1, padding=0, output_padding=0,
+                                 dilation=1):
+    """See ``kernels.reference.conv.conv_transpose2d_grad_weight``."""
+    if not HAS_BLAS:
+        return ref.conv_transpose2d_grad_weight(x, gy, w_shape, stride, padding, output_padding,
+                                                dilation)
+    g = ref.checked_geometry("conv_transpose2d_grad_weight", dict(x=x, gy=gy), stride, padding,
+                             dilation, x.shape, w_shape, gy=gy, output_padding=output_padding)
+    return _grad_weight(gy, x, g)
+
+
+# Note on pooling / upsampling / grad_bias (re-exported from the reference above): they
+# are one or two memory passes (KH*KW strided adds / compares), which NumPy runs at
+# memory bandwidth; a Numba version only pays off if a model's profile shows it.

@@ -81,6 +81,8 @@ def geomean(values):
 def threads_note():
     """One line describing the thread settings the numbers were taken with."""
     import numba
+
+    import kernels.cpu  # noqa: F401  (sets the threading layer from kernels/config.py)
     torch = torch_or_none()
     t = f"torch {torch.__version__} threads={torch.get_num_threads()}" if torch else "torch not installed"
     return (f"numba threads={numba.get_num_threads()} layer={numba.config.THREADING_LAYER}; {t}; "

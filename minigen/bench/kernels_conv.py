@@ -91,13 +91,16 @@ import time, numpy as np
 t0 = time.perf_counter()
 import kernels
 t1 = time.perf_counter()
-x = np.ones((2, 3, 8, 8), np.float32); w = np.ones((4, 3, 3, 3), np.float32)
-y = kernels.conv2d_forward(x, w, None, 1, 1); t2 = time.perf_counter()
-kernels.conv2d_grad_input(y, w, x.shape, 1, 1); t3 = time.perf_counter()
-kernels.conv2d_grad_weight(x, y, w.shape, 1, 1); t4 = time.perf_counter()
-print(f"import {1e3*(t1-t0):.0f} ms, first forward {1e3*(t2-t1):.0f} ms, "
-      f"first grad_input {1e3*(t3-t2):.0f} ms, first grad_weight {1e3*(t4-t3):.0f} ms "
-      f"(serial kernels; the parallel drivers compile on the first large call)")
+print(f"import kernels {1e3*(t1-t0):.0f} ms")
+for label, n, c, hw in [("small (serial, im2col path)", 2, 3, 8),
+                        ("large (parallel, shifted-window path)", 16, 32, 16)]:
+    x = np.ones((n, c, hw, hw), np.float32); w = np.ones((c, c, 3, 3), np.float32)
+    t1 = time.perf_counter(); y = kernels.conv2d_forward(x, w, None, 1, 1)
+    t2 = time.perf_counter(); kernels.conv2d_grad_input(y, w, x.shape, 1, 1)
+    t3 = time.perf_counter(); kernels.conv2d_grad_weight(x, y, w.shape, 1, 1)
+    t4 = time.perf_counter()
+    print(f"  {label}: first forward {1e3*(t2-t1):.0f} ms, grad_input {1e3*(t3-t2):.0f} ms, "
+          f"grad_weight {1e3*(t4-t3):.0f} ms")
 """
 
 
@@ -109,7 +112,7 @@ def first_call_report():
         for label in ("cold cache", "warm cache"):
             out = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, text=True,
                                  capture_output=True, check=True).stdout.strip()
-            print(f"{label}: {out}")
+            print(f"{label}:\n{out}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     layers.py         Linear, Embedding, Dropout, activations, Flatten / Reshape / Identity
     norm.py           BatchNorm1d / BatchNorm2d, LayerNorm, GroupNorm
     recurrent.py      LSTMCell, LSTM, GRUCell
+    conv.py           Conv2d, ConvTranspose2d, AvgPool2d, MaxPool2d, Upsample (kernels/conv)
     init.py           initialisers, each naming its paper (``nn.init.xavier_uniform``, ...)
     losses.py         losses and log-densities (``nn.losses.cross_entropy``, ...)
     distributions.py  Normal, Bernoulli, Categorical
@@ -13,6 +14,7 @@ through their modules (``nn.losses``, ``nn.init``), distributions both ways.
 """
 from . import distributions, init, losses
 from .distributions import Bernoulli, Categorical, Normal
+from .conv import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Upsample
 from .layers import (ELU, GELU, Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
                      ReLU, Reshape, Sigmoid, Softmax, Softplus, Tanh)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
@@ -24,5 +26,6 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "ELU", "GELU", "Softplus", "LogSoftmax", "Softmax",
            "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
            "LSTMCell", "LSTM", "GRUCell",
+           "Conv2d", "ConvTranspose2d", "AvgPool2d", "MaxPool2d", "Upsample",
            "Normal", "Bernoulli", "Categorical",
            "init", "losses", "distributions"]

@@ -166,3 +166,8 @@ TABLE = [
     OpInfo("var", lambda x: F.var(x, axis=0), normal((4, 3), (5,)), lambda x: np.var(x, axis=0)),
     OpInfo("std", lambda x: F.std(x, axis=1, ddof=1), normal((3, 4), (2, 5)), lambda x: np.std(x, axis=1, ddof=1)),
 ]
+
+# Fused and kernel-backed ops list their entries beside their own tests.
+from .test_conv_ops import CONV_TABLE  # noqa: E402
+
+TABLE += CONV_TABLE
