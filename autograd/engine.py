@@ -67,12 +67,21 @@ def backward(y, gy=None, retain_graph=False, create_graph=False):
                            "computation had requires_grad=True (or it ran under no_grad())")
     gy = _initial_grad(y, gy)
     grads = _run([y], [gy], retain_graph, create_graph, capture=None)
+    # Each leaf must own its .grad array: Add's backward hands the same gy to both inputs,
+    # Reshape returns views, and the root gradient may be the caller's array. An optimizer
+    # or a student writing ``p.grad.data *= 0.5`` must not change another tensor's gradient.
+    handed_out = {id(gy.data)}
     for t, g in grads.values():  # leaves (and tensors with retain_grad)
         if create_graph:
             t.grad = g if t.grad is None else t.grad + g
+        elif t.grad is not None:
+            t.grad = Tensor(t.grad.data + g.data)
         else:
-            g = g if g.creator is None else Tensor(g.data)
-            t.grad = g if t.grad is None else Tensor(t.grad.data + g.data)
+            data = g.data
+            if id(data) in handed_out or getattr(data, "base", None) is not None:
+                data = data.copy()
+            handed_out.add(id(data))
+            t.grad = Tensor(data)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=True):

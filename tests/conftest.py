@@ -14,6 +14,19 @@ from kernels.backend import HAS_CUPY  # noqa: E402
 BACKENDS = ["cpu"] + (["cuda"] if HAS_CUPY else [])
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """One BLAS thread in tests: two OpenBLAS threads fighting Numba's (or another process)
+    on a 2-core machine made small matmuls 10-100x slower (PERFORMANCE.md, threading)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     """Tests draw from explicit generators; this only pins legacy np.random users."""

@@ -212,3 +212,16 @@ def test_softplus_and_log_sigmoid_finite_at_extremes():
     assert np.all(np.isfinite(z.data))
     ls = F.logsumexp(t([[-np.inf, -np.inf], [1e4, 1e4]]), axis=1)
     assert ls.data[0] == -np.inf and np.isfinite(ls.data[1])
+
+
+def test_each_leaf_owns_its_gradient_array():
+    """Add hands one gy to both inputs and Reshape returns views: .grad arrays must not alias."""
+    a, b = t([1.0, 2.0]), t([3.0, 4.0])
+    ((a + b) * 2).sum().backward()
+    assert a.grad is not b.grad and not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 0.5
+    np.testing.assert_allclose(b.grad.data, [2.0, 2.0])
+    c = t(np.ones((2, 2)))
+    gy = np.ones(4)
+    c.reshape(4).backward(gy)
+    assert not np.shares_memory(c.grad.data, gy)
