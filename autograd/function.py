@@ -39,6 +39,9 @@ from .mode import _Mode
 class Function:
     """Base class of every differentiable operation. See the module docstring."""
 
+    #: After a recorded call: which inputs require grad (a backward may skip the others,
+    #: e.g. MatMul never computes the gradient of a data batch).
+    needs_input_grad = ()
     #: Set to False on a fused Function whose backward is not itself differentiable;
     #: double backward through it then raises NotImplementedError naming ``composite``.
     differentiable_backward = True
@@ -67,6 +70,7 @@ class Function:
         outputs = [Tensor(y) for y in ys]
         if _Mode.grad_enabled and any(t.requires_grad for t in tensors):
             self.inputs = tensors
+            self.needs_input_grad = tuple(t.requires_grad for t in tensors)
             self.outputs = [weakref.ref(o) for o in outputs]
             self.output_meta = [(o.shape, o.dtype) for o in outputs]
             self._link_saved(arrays, outputs)

@@ -45,9 +45,12 @@ class AffineCoupling(Function):
 
     def backward(self, gy, glogdet):
         x, s_raw, scale = self.saved_tensors
+        pass_gy = self.mask is None      # then gt = gy: hand gy on, as Add does (no copy)
         out = kernels.affine_coupling_backward(gy.data, glogdet.data, x.data, s_raw.data,
-                                               None if scale is None else scale.data, self.mask)
-        return _grads(gy, out, len(self.inputs))
+                                               None if scale is None else scale.data, self.mask,
+                                               need_gt=not pass_gy)
+        grads = _grads(gy, out, len(self.inputs))
+        return grads[:2] + (gy,) + grads[3:] if pass_gy else grads
 
 
 class AffineCouplingInverse(Function):

@@ -37,7 +37,8 @@ class Mul(Function):
 
     def backward(self, gy):
         x0, x1 = self.saved_tensors
-        return gy * x1, gy * x0
+        need0, need1 = self.needs_input_grad  # skip gradients nobody asked for
+        return (gy * x1 if need0 else None), (gy * x0 if need1 else None)
 
 
 class Div(Function):
@@ -50,7 +51,7 @@ class Div(Function):
     def backward(self, gy):
         x1, y = self.saved_tensors
         gx0 = gy / x1
-        return gx0, -gx0 * y
+        return (gx0 if self.needs_input_grad[0] else None), (-gx0 * y if self.needs_input_grad[1] else None)
 
 
 class Neg(Function):

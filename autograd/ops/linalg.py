@@ -14,7 +14,10 @@ class MatMul(Function):
 
     def backward(self, gy):
         x0, x1 = self.saved_tensors
-        return matmul(gy, swapaxes(x1, -1, -2)), matmul(swapaxes(x0, -1, -2), gy)
+        need0, need1 = self.needs_input_grad
+        gx0 = matmul(gy, swapaxes(x1, -1, -2)) if need0 else None
+        gx1 = matmul(swapaxes(x0, -1, -2), gy) if need1 else None
+        return gx0, gx1
 
 
 def matmul(x0, x1):
