@@ -97,3 +97,4 @@ def build_model(name, preset=None, rng=None, **overrides):
 
 # -- registered models: one import line each ---------------------------------------------
 from . import classifier  # noqa: E402,F401  (mlp)
+from . import vae  # noqa: E402,F401  (vae)
