@@ -78,9 +78,11 @@ def backward(y, gy=None, retain_graph=False, create_graph=False):
             t.grad = Tensor(t.grad.data + g.data)
         else:
             data = g.data
-            if id(data) in handed_out or getattr(data, "base", None) is not None:
-                data = data.copy()
-            handed_out.add(id(data))
+            base = getattr(data, "base", None)
+            if id(data) in handed_out or (base is not None and id(base) in handed_out) \
+                    or not data.flags.c_contiguous:
+                data = data.copy()  # C order: optimizers stream over contiguous gradients
+            handed_out.update((id(data), id(base)) if base is not None else (id(data),))
             t.grad = Tensor(data)
 
 

@@ -35,7 +35,7 @@ class CausalConv1d(Function):
         x, w = self.saved_tensors
         dilation, has_b = self.params
         gx, gw, gb = kernels.causal_conv1d_backward(gy.data, x.data, w.data, dilation, bias=has_b,
-                                                    input_grad=x.requires_grad)
+                                                    input_grad=self.needs_input_grad[0])
         grads = (None if gx is None else type(gy)(gx), type(gy)(gw))
         return grads + (type(gy)(gb),) if has_b else grads
 

@@ -16,8 +16,18 @@ class MatMul(Function):
         x0, x1 = self.saved_tensors
         need0, need1 = self.needs_input_grad
         gx0 = matmul(gy, swapaxes(x1, -1, -2)) if need0 else None
-        gx1 = matmul(swapaxes(x0, -1, -2), gy) if need1 else None
+        gx1 = None
+        if need1 and _is_transposed_2d(x1.data) and gy.ndim == 2:
+            # x1 is a transposed view (Linear's W.T): compute (gy^T x0)^T, the same numbers,
+            # so that W's own gradient (the transpose of this) comes out contiguous.
+            gx1 = swapaxes(matmul(swapaxes(gy, -1, -2), x0), -1, -2)
+        elif need1:
+            gx1 = matmul(swapaxes(x0, -1, -2), gy)
         return gx0, gx1
+
+
+def _is_transposed_2d(a):
+    return a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
 
 
 def matmul(x0, x1):

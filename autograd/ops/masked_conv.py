@@ -43,7 +43,7 @@ class MaskedConv2d(Function):
         x, w = self.saved_tensors
         taps, padding, center_mask, has_b = self.params
         gx, gw, gb = kernels.masked_conv2d_backward(gy.data, x.data, w.data, taps, padding, center_mask,
-                                                    bias=has_b, input_grad=x.requires_grad)
+                                                    bias=has_b, input_grad=self.needs_input_grad[0])
         grads = (None if gx is None else type(gy)(gx), type(gy)(gw))
         return grads + (type(gy)(gb),) if has_b else grads
 
