@@ -39,5 +39,12 @@ CONV_WIDE_MIN_CHANNELS = 16
 # ... and the padded grid has at most this many times the output's pixels.
 CONV_WIDE_MAX_WASTE = 2.0
 
+# -- masked conv (kernels/cpu/masked_conv.py) and causal conv1d ------------------------------
+# Below this many input channels, masked conv uses im2col on the output grid (a first layer,
+# Cin = 1 or 3) instead of one GEMM per live tap on shifted views of a padded image.
+MASKED_CONV_IM2COL_BELOW_CIN = 16
+# Time steps per block of the causal conv1d kernels (a block's columns stay in cache).
+CAUSAL_CONV_BLOCK_T = 1024
+
 # CUDA threads per block for hand-written CuPy kernels.
 CUDA_BLOCK = 256

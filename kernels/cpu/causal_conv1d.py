@@ -1,2 +1,236 @@
-"""(placeholder: filled in by the kernels work)"""
-__all__ = []
+"""Causal dilated 1-D convolution (WaveNet): Numba drivers around single-threaded BLAS GEMMs.
+
+Same functions and equations as ``kernels/reference/causal_conv1d.py`` (read that first).
+
+In 1-D a shifted input is a plain sub-matrix, so there is no padding and no im2col: for
+tap k with shift ``s_k = d*(K-1-k)`` and output columns ``[t0, t1)``::
+
+    y[n][:, t0':t1]  += W_k (Cout, Cin) @ x[n][:, t0'-s_k : t1-s_k],   t0' = max(t0, s_k)
+
+one GEMM per tap, reading x and writing y in place (leading dimension T).  The work is
+cut into independent output blocks (sample n, a range of time columns) so even N=1
+runs on every thread; the parallel driver gives each thread a contiguous run of blocks.
+grad-input is the same with W_k^T and the shift reversed; grad-weight sums
+``gy[:, t] x[:, t-s_k]^T`` over blocks into per-thread partial buffers, merged serially.
+"""
+from types import FunctionType
+
+import numba
+import numpy as np
+from numba import prange
+
+from .. import config
+from ..reference.causal_conv1d import _check_float, check_causal_args
+from ._fastmath import zero_of
+from ._numba import njit, use_parallel
+from ._blas import can_split, gemm, single_threaded
+
+__all__ = ["causal_conv1d_forward", "causal_conv1d_grad_input", "causal_conv1d_grad_weight",
+           "causal_conv1d_backward"]
+
+# Time columns per work block (read from kernels.config when the lead adds it there).
+BLOCK_T = config.CAUSAL_CONV_BLOCK_T
+
+
+def _blocks(n, t):
+    """(n, t0, t1) rows of the independent output blocks, and the thread bounds over them."""
+    bt = max(1, min(BLOCK_T, t))
+    nb = -(-t // bt)
+    blocks = np.array([(i, j * bt, min(t, (j + 1) * bt)) for i in range(n) for j in range(nb)],
+                      dtype=np.int64).reshape(-1, 3)
+    return blocks
+
+
+def _thread_bounds(n_blocks, n_elements):
+    nt = 1
+    if can_split() and use_parallel(n_elements):
+        nt = max(1, min(numba.get_num_threads(), n_blocks))
+    return np.array([n_blocks * i // nt for i in range(nt + 1)], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------
+# parallel drivers (inner kernels are the GEMMs themselves)
+# ---------------------------------------------------------------------------------------
+
+def _forward_driver(x, wt, b, has_b, dims, shifts, blocks, bounds, y):
+    """y[n, :, t0:t1] = b + sum_k W_k @ x[n, :, t0-s_k : t1-s_k]   (flat arrays; wt (K, Cout, Cin))."""
+    cin, cout, T = dims[0], dims[1], dims[2]
+    K = shifts.shape[0]
+    for th in prange(bounds.shape[0] - 1):
+        for bi in range(bounds[th], bounds[th + 1]):
+            n, t0, t1 = blocks[bi, 0], blocks[bi, 1], blocks[bi, 2]
+            for o in range(cout):
+                base = (n * cout + o) * T
+                bo = b[o] if has_b else 0.0
+                for t in range(t0, t1):
+                    y[base + t] = bo
+            for k in range(K):
+                s = shifts[k]
+                ts = max(t0, s)
+                if ts >= t1:
+                    continue
+                gemm(False, False, cout, t1 - ts, cin, wt, k * cout * cin, cin,
+                     x, (n * cin) * T + ts - s, T, 1.0, y, (n * cout) * T + ts, T)
+
+
+def _backward_driver(gy, x, wt, dims, shifts, blocks, bounds, want_gx, want_gw, gx, gw_part, gb_part):
+    """gx blocks (mirrored shifts) and per-thread partial gW (K, Cout, Cin) and gb (flat arrays)."""
+    cin, cout, T = dims[0], dims[1], dims[2]
+    K = shifts.shape[0]
+    for th in prange(bounds.shape[0] - 1):
+        gwp = gw_part[th]
+        gbp = gb_part[th]
+        gwp[:] = 0.0
+        gbp[:] = 0.0
+        for bi in range(bounds[th], bounds[th + 1]):
+            n, t0, t1 = blocks[bi, 0], blocks[bi, 1], blocks[bi, 2]
+            for o in range(cout):          # gb[o] += sum_t gy[n, o, t0:t1]
+                base = (n * cout + o) * T
+                acc = zero_of(gy)
+                for t in range(t0, t1):
+                    acc += gy[base + t]
+                gbp[o] += acc
+            if want_gw:
+                # gW_k += gy[n, :, ts:t1] @ x[n, :, ts-s : t1-s]^T
+                for k in range(K):
+                    s = shifts[k]
+                    ts = max(t0, s)
+                    if ts >= t1:
+                        continue
+                    gemm(False, True, cout, cin, t1 - ts, gy, (n * cout) * T + ts, T,
+                         x, (n * cin) * T + ts - s, T, 1.0, gwp, k * cout * cin, cin)
+            if want_gx:
+                # gx[n, :, t0:te] = sum_k W_k^T @ gy[n, :, t0+s : te+s], te = min(t1, T-s)
+                for c in range(cin):
+                    base = (n * cin + c) * T
+                    for t in range(t0, t1):
+                        gx[base + t] = 0.0
+                for k in range(K):
+                    s = shifts[k]
+                    te = min(t1, T - s)
+                    if te <= t0:
+                        continue
+                    gemm(True, False, cin, te - t0, cout, wt, k * cout * cin, cin,
+                         gy, (n * cout) * T + t0 + s, T, 1.0, gx, (n * cin) * T + t0, T)
+
+
+def _serial_twin(fn):
+    """A copy of ``fn`` under another name, to compile without ``parallel``.
+
+    Numba's on-disk cache keys entries by function name and bytecode, not by compile
+    flags, so ``njit(fn)`` and ``njit(parallel=True)(fn)`` of one function would load
+    each other's machine code from the cache.  The copy gets its own cache entry.
+    """
+    twin = FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
+                        fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_serial"
+    return twin
+
+
+_forward_par = njit(parallel=True)(_forward_driver)
+_forward_ser = njit(_serial_twin(_forward_driver))
+_backward_par = njit(parallel=True)(_backward_driver)
+_backward_ser = njit(_serial_twin(_backward_driver))
+
+
+# ---------------------------------------------------------------------------------------
+# wrappers
+# ---------------------------------------------------------------------------------------
+
+def _tap_major(w):
+    """(Cout, Cin, K) -> flat (K, Cout, Cin): W_k contiguous for the GEMMs."""
+    return np.ascontiguousarray(w.transpose(2, 0, 1)).ravel()
+
+
+def _run(par, ser, bounds, *args):
+    if len(bounds) > 2:
+        with single_threaded():
+            par(*args)
+    else:
+        ser(*args)
+
+
+def causal_conv1d_forward(x, w, b=None, dilation=1):
+    _check_float("x", x, ndim=3, layout="(N, C, T)")
+    _check_float("w", w, x.dtype, ndim=3, layout="(Cout, Cin, K)")
+    shifts = check_causal_args(x.shape, w.shape, dilation).astype(np.int64)
+    n, _, t = x.shape
+    cout = w.shape[0]
+    has_b = b is not None
+    if has_b:
+        _check_float("b", b, x.dtype)
+        if tuple(b.shape) != (cout,):
+            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
+    x = np.ascontiguousarray(x)
+    y = np.empty((n, cout, t), x.dtype)
+    blocks = _blocks(n, t)
+    bounds = _thread_bounds(len(blocks), y.size)
+    bb = np.ascontiguousarray(b) if has_b else np.zeros(1, x.dtype)
+    dims = np.array([x.shape[1], cout, t], dtype=np.int64)
+    _run(_forward_par, _forward_ser, bounds, x.ravel(), _tap_major(w), bb, has_b, dims, shifts, blocks,
+         bounds, y.ravel())
+    return y
+
+
+def _backward(gy, x, w, x_shape, kernel_size, dilation, bias, want_gx, want_gw):
+    dtype = gy.dtype
+    n, cin, t = x_shape
+    cout = gy.shape[1]
+    shifts = check_causal_args(x_shape, (cout, cin, kernel_size), dilation).astype(np.int64)
+    gy = np.ascontiguousarray(gy)
+    x = np.ascontiguousarray(x) if x is not None else np.zeros((1, cin, 1), dtype)
+    wt = _tap_major(w) if w is not None else np.zeros(1, dtype)
+    gx = np.empty(x_shape, dtype) if want_gx else np.zeros((1, 1, 1), dtype)
+    blocks = _blocks(n, t)
+    bounds = _thread_bounds(len(blocks), gy.size)
+    nt = len(bounds) - 1
+    gw_part = np.empty((nt, kernel_size * cout * cin), dtype)
+    gb_part = np.empty((nt, cout), dtype)
+    dims = np.array([cin, cout, t], dtype=np.int64)
+    _run(_backward_par, _backward_ser, bounds, gy.ravel(), x.ravel(), wt, dims, shifts, blocks, bounds,
+         want_gx, want_gw, gx.ravel(), gw_part, gb_part)
+    gw = None
+    if want_gw:  # merge the per-thread partials, (K, Cout, Cin) -> (Cout, Cin, K)
+        gw = np.ascontiguousarray(gw_part.sum(axis=0).reshape(kernel_size, cout, cin).transpose(1, 2, 0))
+    gb = gb_part.sum(axis=0) if bias else None
+    return (gx if want_gx else None), gw, gb
+
+
+def causal_conv1d_grad_input(gy, w, dilation=1):
+    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
+    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
+    n, cout, t = gy.shape
+    if cout != w.shape[0]:
+        raise ValueError(f"gy has {cout} channels but the weight has Cout={w.shape[0]}")
+    gx, _, _ = _backward(gy, None, w, (n, w.shape[1], t), w.shape[2], dilation, False, True, False)
+    return gx
+
+
+def causal_conv1d_grad_weight(x, gy, kernel_size, dilation=1, bias=False):
+    _check_float("x", x, ndim=3, layout="(N, C, T)")
+    _check_float("gy", gy, x.dtype, ndim=3, layout="(N, Cout, T)")
+    if gy.shape[0] != x.shape[0] or gy.shape[2] != x.shape[2]:
+        raise ValueError(f"gy must have shape (N, Cout, T) with N, T of x {tuple(x.shape)}, "
+                         f"got {tuple(gy.shape)}")
+    _, gw, gb = _backward(gy, x, None, x.shape, int(kernel_size), dilation, bias, False, True)
+    return (gw, gb) if bias else gw
+
+
+def causal_conv1d_backward(gy, x, w, dilation=1, bias=False, input_grad=True):
+    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
+    _check_float("x", x, gy.dtype, ndim=3, layout="(N, C, T)")
+    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
+    if gy.shape != (x.shape[0], w.shape[0], x.shape[2]):
+        raise ValueError(f"gy must have shape (N, Cout, T) = {(x.shape[0], w.shape[0], x.shape[2])}, "
+                         f"got {tuple(gy.shape)}")
+    return _backward(gy, x, w, x.shape, w.shape[2], dilation, bias, input_grad, True)
+
+
+def _share_docs():
+    """The reference docstrings are the documentation of these wrappers."""
+    from ..reference import causal_conv1d as ref
+    for name in __all__:
+        globals()[name].__doc__ = getattr(ref, name).__doc__
+
+
+_share_docs()

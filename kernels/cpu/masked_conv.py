@@ -1,2 +1,442 @@
-"""(placeholder: filled in by the kernels work)"""
-__all__ = []
+"""Masked conv2d over live taps (PixelCNN): Numba drivers around single-threaded BLAS GEMMs.
+
+Same functions and equations as ``kernels/reference/masked_conv.py`` (read that first).
+
+How it is computed (one image at a time, each Numba thread owning whole images)::
+
+    pad:   xin[c, (i+PT)*Wp + (j+PL)] = x[n, c, i, j]   zero margins, row width Wp
+    taps:  tap l reads xin at the flat offset off_l = (dy_l+PT)*Wp + (dx_l+PL), so the
+           shifted image of tap l is the strided *view* xin[:, off_l : off_l + OH*Wp]
+    GEMM:  out (Cout, OH*Wp) = sum_l W_l (Cout, Cin) @ view_l (Cin, OH*Wp)
+           (the outputs in columns j >= OW of each row are garbage and never read)
+    crop:  y[n, o, i, j] = out[o, i*Wp + j] + b[o]
+
+so no im2col copy is made ("shift" mode: L GEMMs of depth Cin that accumulate).
+
+    grad-input:  the same shifted GEMMs on the padded gy with mirrored taps and W_l^T
+    grad-weight: the L views stacked into one (L*Cin, OH*Wp) matrix and ONE GEMM
+                 gW += gy (Cout, OH*Wp; zero garbage columns) @ stack^T: the copy costs
+                 less than L thin GEMMs of depth OH*Wp lose (measured 330 vs 390 us/image)
+    grad-bias:   summed while gy is copied into its padded buffer (no extra pass)
+
+When Cin is small (a first layer: Cin = 1 or 3) GEMMs of depth Cin are too thin, and
+"im2col" mode works on the exact output grid instead: the L views are gathered into
+``cols`` (L*Cin + 1, OH*OW) whose last row is ones, so that one GEMM
+``y[n] = [W | b] @ cols`` writes the output in place, bias included (no crop), and
+``[gW | gb] += gy[n] @ cols^T`` reads gy in place (no copy); grad-input does one GEMM
+``Z = W^T @ gy[n]`` (L*Cin rows) and shift-adds Z's rows (col2im).  Either way one
+image's buffers stay in the core's L2 cache, which is what makes this faster than a
+whole-batch im2col (PERFORMANCE.md: the im2col copy was the overhead).  Per-thread
+partial [gW | gb] buffers are summed serially after the parallel loop.
+
+GEMMs call the BLAS that NumPy ships from inside Numba (``kernels/cpu/_blas.py``), with
+BLAS pinned to one thread while the Numba threads run, so each core runs its own GEMMs.
+Buffers come from a per-thread workspace cache, so repeated calls do not page-fault
+fresh memory (PERFORMANCE.md, "page faults").
+"""
+from types import FunctionType
+
+import numba
+import numpy as np
+from numba import prange
+
+from .. import config
+from ..reference.masked_conv import _check_float, _check_gy, _check_weight, check_masked_conv_args
+from ..taps import center_index
+from ._blas import can_split, gemm, single_threaded, workspace
+from ._fastmath import zero_of
+from ._numba import njit, use_parallel
+
+__all__ = ["masked_conv2d_forward", "masked_conv2d_grad_input", "masked_conv2d_grad_weight",
+           "masked_conv2d_backward"]
+
+# Knobs (read from kernels.config when the lead adds them there).
+# Below this many input channels, gather the shifted views into one im2col matrix.
+IM2COL_BELOW_CIN = config.MASKED_CONV_IM2COL_BELOW_CIN
+
+
+# ---------------------------------------------------------------------------------------
+# geometry
+# ---------------------------------------------------------------------------------------
+
+def _margins(ih, iw, oh, ow, dys, dxs):
+    """Zero margins (top, left, bottom, right) so every tap of every output pixel is in-buffer."""
+    pt = max(0, -int(dys.min()))
+    pl = max(0, -int(dxs.min()))
+    pb = max(0, int(dys.max()) + oh - ih)
+    pr = max(0, int(dxs.max()) + ow - iw)
+    return pt, pl, pb, pr
+
+
+def _layout(ih, iw, oh, margins, dys, dxs, wp):
+    """Flat offsets of the taps and the per-channel buffer length for row width ``wp``."""
+    pt, pl, pb, _ = margins
+    offs = ((dys + pt) * wp + (dxs + pl)).astype(np.int64)
+    ld = (pt + ih + pb) * wp + wp + int(offs.max()) + 1  # generous tail: garbage reads stay inside
+    return offs, ld
+
+
+class _Plan:
+    """Everything a driver needs for one problem: margins, row width, offsets."""
+
+    def __init__(self, x_shape, cout, taps, ph, pw, oh, ow, need_bwd):
+        n, cin, ih, iw = x_shape
+        dys = taps[:, 0] - ph                  # input row = i + dy
+        dxs = taps[:, 1] - pw
+        self.fwd_m = _margins(ih, iw, oh, ow, dys, dxs)
+        wp = self.fwd_m[1] + iw + self.fwd_m[3]
+        if need_bwd:  # gy padded for the mirrored taps; share one row width
+            self.bwd_m = _margins(oh, ow, ih, iw, -dys, -dxs)
+            wp = max(wp, self.bwd_m[1] + ow + self.bwd_m[3])
+        self.wp = max(wp, ow, iw)
+        self.offs_x, self.ld_x = _layout(ih, iw, oh, self.fwd_m, dys, dxs, self.wp)
+        if need_bwd:
+            self.offs_g, self.ld_g = _layout(oh, ow, ih, self.bwd_m, -dys, -dxs, self.wp)
+        self.dys, self.dxs = dys.astype(np.int64), dxs.astype(np.int64)
+        self.n, self.cin, self.ih, self.iw = n, cin, ih, iw
+        self.cout, self.oh, self.ow, self.L = cout, oh, ow, len(taps)
+        self.im2col = cin < IM2COL_BELOW_CIN
+        self.nt = 1
+        if can_split() and use_parallel(n * cout * oh * ow):
+            self.nt = max(1, min(numba.get_num_threads(), n))
+
+    def bounds(self):
+        return np.array([self.n * t // self.nt for t in range(self.nt + 1)], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------
+# inner kernels (one image, one thread)
+# ---------------------------------------------------------------------------------------
+
+@njit
+def _pad_into(src, buf, ld, pt, pl, wp):
+    """buf[c*ld + (i+pt)*wp + (j+pl)] = src[c, i, j]; margins are left as they are (zero)."""
+    C, H, W = src.shape
+    for c in range(C):
+        base = c * ld + pt * wp + pl
+        for i in range(H):
+            row = src[c, i]
+            o = base + i * wp
+            for j in range(W):
+                buf[o + j] = row[j]
+
+
+@njit
+def _pad_into_sum_strided(src, buf, ld, pt, pl, wp, sums, stride, offset):
+    """``_pad_into`` that also adds channel c's total into ``sums[c*stride + offset]`` (gb)."""
+    C, H, W = src.shape
+    for c in range(C):
+        base = c * ld + pt * wp + pl
+        acc = zero_of(buf)
+        for i in range(H):
+            row = src[c, i]
+            o = base + i * wp
+            for j in range(W):
+                v = row[j]
+                buf[o + j] = v
+                acc += v
+        sums[c * stride + offset] += acc
+
+
+@njit
+def _gather_cols(xin, ld, offs, cin, wp, oh, ow, cols):
+    """im2col on the exact output grid: cols[l*Cin + c, i*OW + j] = xin[c*ld + off_l + i*wp + j].
+
+    The row after the last tap row (index L*Cin) is left alone: the caller fills it with
+    ones once, so that the GEMM adds the bias (forward) or sums gy (bias gradient).
+    """
+    m = oh * ow
+    for li in range(offs.shape[0]):
+        for c in range(cin):
+            src = c * ld + offs[li]
+            dst = (li * cin + c) * m
+            for i in range(oh):
+                s0 = src + i * wp
+                d0 = dst + i * ow
+                for j in range(ow):
+                    cols[d0 + j] = xin[s0 + j]
+
+
+@njit
+def _stack_views(xin, ld, offs, cin, m, cols):
+    """cols[l*Cin + c, :m] = xin[c*ld + off_l : ... + m]: the L shifted views as one matrix."""
+    for li in range(offs.shape[0]):
+        for c in range(cin):
+            src = c * ld + offs[li]
+            dst = (li * cin + c) * m
+            for p in range(m):
+                cols[dst + p] = xin[src + p]
+
+
+@njit
+def _crop_into(out, wp, dst, b, has_b):
+    """dst[o, i, j] = out[o*(OH*wp) + i*wp + j] (+ b[o]): drop the garbage columns."""
+    C, H, W = dst.shape
+    m = H * wp
+    for o in range(C):
+        bo = b[o] if has_b else 0.0
+        for i in range(H):
+            row = dst[o, i]
+            base = o * m + i * wp
+            for j in range(W):
+                row[j] = out[base + j] + bo
+
+
+@njit
+def _col2im_exact(z, dys, dxs, cin, oh, ow, dst):
+    """dst[c, r, s] = sum_l z[l*Cin + c, (r-dy_l)*OW + (s-dx_l)] over in-range output pixels.
+
+    ``z = W^T @ gy`` holds, per tap, what each output pixel sends back to its input pixel.
+    """
+    C, H, W = dst.shape
+    for c in range(C):
+        for r in range(H):
+            row = dst[c, r]
+            for s in range(W):
+                row[s] = 0.0
+            for li in range(dys.shape[0]):
+                i = r - dys[li]
+                if i < 0 or i >= oh:
+                    continue
+                dx = dxs[li]
+                s0 = max(0, dx)
+                s1 = min(W, ow + dx)
+                base = (li * cin + c) * (oh * ow) + i * ow - dx
+                for s in range(s0, s1):
+                    row[s] += z[base + s]
+
+
+# ---------------------------------------------------------------------------------------
+# parallel drivers (prange over threads; each thread owns a block of images)
+# ---------------------------------------------------------------------------------------
+
+def _forward_driver(x, wt, b, has_b, y, bounds, pt, pl, wp, ld, offs, im2col, ws_in, ws_cols, ws_out):
+    """y[n] = conv of x[n]; wt is (Cout, L*Cin + 1) flat, its last column the bias."""
+    N, cin, ih, iw = x.shape
+    cout, oh, ow = y.shape[1], y.shape[2], y.shape[3]
+    L = offs.shape[0]
+    K = L * cin
+    kb = K + 1
+    m = oh * wp
+    ohw = oh * ow
+    yf = y.reshape(y.size)
+    for t in prange(bounds.shape[0] - 1):
+        xin, cols, out = ws_in[t], ws_cols[t], ws_out[t]
+        xin[:] = 0.0
+        if im2col:
+            cols[K * ohw:(K + 1) * ohw] = 1.0      # the bias row
+        for n in range(bounds[t], bounds[t + 1]):
+            _pad_into(x[n], xin, ld, pt, pl, wp)
+            if im2col:
+                # y[n] (Cout, OH*OW) = [W | b] @ [cols; 1], straight into the output
+                _gather_cols(xin, ld, offs, cin, wp, oh, ow, cols)
+                gemm(False, False, cout, ohw, kb, wt, 0, kb, cols, 0, ohw, 0.0, yf, n * cout * ohw, ohw)
+            else:
+                # out (Cout, OH*wp) = sum_l W_l @ view_l, then crop and add the bias
+                for li in range(L):
+                    gemm(False, False, cout, m, cin, wt, li * cin, kb, xin, offs[li], ld,
+                         0.0 if li == 0 else 1.0, out, 0, m)
+                _crop_into(out, wp, y[n], b, has_b)
+
+
+def _backward_driver(gy, x, wt, cin, gx, want_gx, want_gw, bounds, wp, fwd_pt, fwd_pl, ld_x, offs_x,
+                     bwd_pt, bwd_pl, ld_g, offs_g, dys, dxs, im2col, ws_x, ws_g, ws_cols, ws_gx,
+                     gw_part):
+    """Per-thread partial [gW | gb] (Cout, L*Cin + 1) and gx, image by image."""
+    N, cout, oh, ow = gy.shape
+    L = offs_x.shape[0]
+    K = L * cin
+    kb = K + 1
+    ih = gx.shape[2]
+    m = oh * wp            # forward output grid (padded width)
+    mx = ih * wp           # input grid (grad-input output)
+    ohw = oh * ow
+    g0 = bwd_pt * wp + bwd_pl  # where gy[0, 0] sits in its padded buffer
+    gyf = gy.reshape(gy.size)
+    for t in prange(bounds.shape[0] - 1):
+        xin, gin, cols, gxo, gwp = ws_x[t], ws_g[t], ws_cols[t], ws_gx[t], gw_part[t]
+        gwp[:] = 0.0
+        if im2col:
+            cols[K * ohw:(K + 1) * ohw] = 1.0
+        else:
+            gin[:] = 0.0
+        if want_gw:
+            xin[:] = 0.0
+        for n in range(bounds[t], bounds[t + 1]):
+            gn = n * cout * ohw
+            if im2col:
+                # small Cin: everything on the exact grid, gy read in place (no copy)
+                if want_gw:
+                    # [gW | gb] += gy[n] (Cout, OH*OW) @ [cols; 1]^T
+                    _pad_into(x[n], xin, ld_x, fwd_pt, fwd_pl, wp)
+                    _gather_cols(xin, ld_x, offs_x, cin, wp, oh, ow, cols)
+                    gemm(False, True, cout, kb, ohw, gyf, gn, ohw, cols, 0, ohw, 1.0, gwp, 0, kb)
+                else:
+                    for o in range(cout):  # gb alone
+                        acc = zero_of(gyf)
+                        for p in range(ohw):
+                            acc += gyf[gn + o * ohw + p]
+                        gwp[o * kb + K] += acc
+                if want_gx:
+                    # Z (L*Cin, OH*OW) = W^T @ gy[n], then shift-add Z's rows into gx[n]
+                    gemm(True, False, K, ohw, cout, wt, 0, kb, gyf, gn, ohw, 0.0, gxo, 0, ohw)
+                    _col2im_exact(gxo, dys, dxs, cin, oh, ow, gx[n])
+                continue
+            # shift mode: gy copied into a zero-margin buffer (its bias sums on the way)
+            _pad_into_sum_strided(gy[n], gin, ld_g, bwd_pt, bwd_pl, wp, gwp, kb, K)
+            if want_gw:
+                # gW (Cout, L*Cin) += gy (Cout, m; zero garbage columns) @ [view_0; ...; view_L-1]^T
+                # one GEMM on the stacked views beats L thin ones (measured ~390 -> ~330 us/image)
+                _pad_into(x[n], xin, ld_x, fwd_pt, fwd_pl, wp)
+                _stack_views(xin, ld_x, offs_x, cin, m, cols)
+                gemm(False, True, cout, K, m, gin, g0, ld_g, cols, 0, m, 1.0, gwp, 0, kb)
+            if want_gx:
+                # gx (Cin, mx) = sum_l W_l^T @ gy-view_l (mirrored taps)
+                for li in range(L):
+                    gemm(True, False, cin, mx, cout, wt, li * cin, kb, gin, offs_g[li], ld_g,
+                         0.0 if li == 0 else 1.0, gxo, 0, mx)
+                _crop_into(gxo, wp, gx[n], gwp, False)
+
+
+def _serial_twin(fn):
+    """A copy of ``fn`` under another name, to compile without ``parallel``.
+
+    Numba's on-disk cache keys entries by function name and bytecode, not by compile
+    flags, so ``njit(fn)`` and ``njit(parallel=True)(fn)`` of one function would load
+    each other's machine code from the cache.  The copy gets its own cache entry.
+    """
+    twin = FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
+                        fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_serial"
+    return twin
+
+
+_forward_par = njit(parallel=True)(_forward_driver)
+_forward_ser = njit(_serial_twin(_forward_driver))
+_backward_par = njit(parallel=True)(_backward_driver)
+_backward_ser = njit(_serial_twin(_backward_driver))
+
+
+# ---------------------------------------------------------------------------------------
+# wrappers: validate, plan, allocate, run
+# ---------------------------------------------------------------------------------------
+
+def _tap_matrix(w, taps, center_mask, b=None):
+    """[W' at the live taps | b] as one flat (Cout, L*Cin + 1) matrix: column block l is W'_l."""
+    cout, cin = w.shape[:2]
+    L = len(taps)
+    wt = np.zeros((cout, L * cin + 1), w.dtype)                 # (Cout, L*Cin + 1)
+    wl = wt[:, :L * cin].reshape(cout, L, cin)                  # (Cout, L, Cin) view
+    wl[...] = w[:, :, taps[:, 0], taps[:, 1]].transpose(0, 2, 1)
+    if center_mask is not None:
+        wl[:, center_index(taps, w.shape[2:]), :] *= np.asarray(center_mask, dtype=w.dtype)
+    if b is not None:
+        wt[:, -1] = b
+    return wt.ravel()
+
+
+def _run(driver_par, driver_ser, plan, *args):
+    if plan.nt > 1:
+        with single_threaded():
+            driver_par(*args)
+    else:
+        driver_ser(*args)
+
+
+def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
+    _check_float("x", x)
+    _check_weight(w, x.dtype)
+    cout, cin, kh, kw = w.shape
+    taps, ph, pw, oh, ow = check_masked_conv_args(x.shape, cout, cin, (kh, kw), taps, padding,
+                                                  center_mask, x.dtype)
+    has_b = b is not None
+    if has_b:
+        _check_float("b", b, x.dtype)
+        if tuple(b.shape) != (cout,):
+            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
+    x = np.ascontiguousarray(x)
+    plan = _Plan(x.shape, cout, taps, ph, pw, oh, ow, need_bwd=False)
+    wt = _tap_matrix(w, taps, center_mask, b)
+    bb = np.ascontiguousarray(b) if has_b else np.zeros(cout, x.dtype)
+    y = np.empty((x.shape[0], cout, oh, ow), dtype=x.dtype)
+    nt, m = plan.nt, oh * plan.wp
+    ws_in = workspace("mc_in", nt, cin * plan.ld_x, x.dtype)
+    ws_cols = workspace("mc_cols", nt, (plan.L * cin + 1) * oh * ow if plan.im2col else 1, x.dtype)
+    ws_out = workspace("mc_out", nt, 1 if plan.im2col else cout * m, x.dtype)
+    pt, pl = plan.fwd_m[0], plan.fwd_m[1]
+    _run(_forward_par, _forward_ser, plan, x, wt, bb, has_b, y, plan.bounds(), pt, pl, plan.wp,
+         plan.ld_x, plan.offs_x, plan.im2col, ws_in, ws_cols, ws_out)
+    return y
+
+
+def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True):
+    return _backward(gy, x, w.shape, w, taps, padding, center_mask, bias, input_grad, True)
+
+
+def masked_conv2d_grad_input(gy, w, taps, x_shape, padding=None, center_mask=None):
+    gx, _, _ = _backward(gy, None, w.shape, w, taps, padding, center_mask, False, True, False,
+                         x_shape=tuple(x_shape))
+    return gx
+
+
+def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mask=None, bias=False):
+    _check_float("x", x)
+    _check_float("gy", gy, x.dtype)
+    if gy.ndim != 4 or x.ndim != 4:
+        raise ValueError(f"x and gy must be 4-D, got shapes {tuple(x.shape)} and {tuple(gy.shape)}")
+    kh, kw = (int(k) for k in kernel_size)
+    _, gw, gb = _backward(gy, x, (gy.shape[1], x.shape[1], kh, kw), None, taps, padding,
+                          center_mask, bias, False, True)
+    return (gw, gb) if bias else gw
+
+
+def _backward(gy, x, w_shape, w, taps, padding, center_mask, bias, want_gx, want_gw, x_shape=None):
+    _check_float("gy", gy)
+    if w is not None:
+        _check_weight(w, gy.dtype)
+    if x is not None:
+        _check_float("x", x, gy.dtype)
+        x_shape = tuple(x.shape)
+    cout, cin, kh, kw = w_shape
+    taps, ph, pw, oh, ow = check_masked_conv_args(x_shape, cout, cin, (kh, kw), taps, padding,
+                                                  center_mask, gy.dtype)
+    _check_gy(gy, x_shape[0], cout, oh, ow)
+    dtype = gy.dtype
+    gy = np.ascontiguousarray(gy)
+    x = np.ascontiguousarray(x) if x is not None else np.zeros((1, 1, 1, 1), dtype)
+    plan = _Plan(x_shape, cout, taps, ph, pw, oh, ow, need_bwd=True)
+    wt = _tap_matrix(w, taps, center_mask) if w is not None else np.zeros(1, dtype)
+    n, _, ih, iw = x_shape
+    gx = np.empty(x_shape, dtype) if want_gx else np.empty((1, 1, ih, 1), dtype)
+    nt, L, wp, K = plan.nt, plan.L, plan.wp, plan.L * cin
+    im2col = plan.im2col
+    ws_x = workspace("mc_in", nt, cin * plan.ld_x if want_gw else 1, dtype)
+    ws_g = workspace("mc_gin", nt, 1 if im2col else cout * plan.ld_g, dtype)
+    ws_cols = workspace("mc_cols", nt, (K + 1) * oh * ow if im2col else (K * oh * wp if want_gw else 1),
+                        dtype)
+    gx_size = (K * oh * ow if im2col else cin * ih * wp) if want_gx else 1
+    ws_gx = workspace("mc_out", nt, gx_size, dtype)
+    gw_part = np.empty((nt, cout * (K + 1)), dtype)
+    dys, dxs = plan.dys, plan.dxs
+    _run(_backward_par, _backward_ser, plan, gy, x, wt, cin, gx, want_gx, want_gw, plan.bounds(), wp,
+         plan.fwd_m[0], plan.fwd_m[1], plan.ld_x, plan.offs_x, plan.bwd_m[0], plan.bwd_m[1],
+         plan.ld_g, plan.offs_g, dys, dxs, im2col, ws_x, ws_g, ws_cols, ws_gx, gw_part)
+    part = gw_part.sum(axis=0).reshape(cout, K + 1)              # per-thread partials, merged serially
+    gw = None
+    if want_gw:
+        gw = np.zeros((cout, cin, kh, kw), dtype)
+        gw[:, :, taps[:, 0], taps[:, 1]] = part[:, :K].reshape(cout, L, cin).transpose(0, 2, 1)
+        if center_mask is not None:
+            gw[:, :, kh // 2, kw // 2] *= np.asarray(center_mask, dtype=dtype)
+    gb = np.ascontiguousarray(part[:, K]) if bias else None
+    return (gx if want_gx else None), gw, gb
+
+
+def _share_docs():
+    """The reference docstrings are the documentation of these wrappers."""
+    from ..reference import masked_conv as ref
+    for name in __all__:
+        globals()[name].__doc__ = getattr(ref, name).__doc__
+
+
+_share_docs()

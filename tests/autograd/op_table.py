@@ -171,3 +171,6 @@ TABLE = [
 from .test_conv_ops import CONV_TABLE  # noqa: E402
 
 TABLE += CONV_TABLE
+from .test_fused_ops import FUSED_TABLE  # noqa: E402
+
+TABLE += FUSED_TABLE
