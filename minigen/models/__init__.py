@@ -97,4 +97,5 @@ def build_model(name, preset=None, rng=None, **overrides):
 
 # -- registered models: one import line each ---------------------------------------------
 from . import classifier  # noqa: E402,F401  (mlp)
+from . import realnvp  # noqa: E402,F401  (realnvp)
 from . import vae  # noqa: E402,F401  (vae)
