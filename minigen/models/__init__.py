@@ -99,3 +99,4 @@ def build_model(name, preset=None, rng=None, **overrides):
 from . import classifier  # noqa: E402,F401  (mlp)
 from . import realnvp  # noqa: E402,F401  (realnvp)
 from . import vae  # noqa: E402,F401  (vae)
+from . import pixelcnn  # noqa: E402,F401  (pixelcnn)
