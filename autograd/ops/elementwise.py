@@ -162,15 +162,15 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dy/dx = 1 if x > 0 else 0"""
+    """y = max(x, 0);  dy/dx = 1 if x > 0 else 0  (so gx = gy where y > 0, else 0)"""
     def forward(self, x):
-        mask = x > 0
-        self.save_for_backward(mask.astype(x.dtype))
-        return x * mask
+        y = get_array_module(x).maximum(x, 0)      # one pass
+        self.save_for_backward(y > 0)              # a boolean mask: 1 byte per element
+        return y
 
     def backward(self, gy):
         (mask,) = self.saved_tensors
-        return gy * mask
+        return where(mask, gy, gy.xp.zeros((), dtype=gy.dtype))
 
 
 class LeakyReLU(Function):

@@ -143,11 +143,8 @@ def _tap_major(w):
 
 
 def _run(par, ser, bounds, *args):
-    if len(bounds) > 2:
-        with single_threaded():
-            par(*args)
-    else:
-        ser(*args)
+    with single_threaded():  # our threads parallelise; BLAS stays on one in both paths
+        (par if len(bounds) > 2 else ser)(*args)
 
 
 def causal_conv1d_forward(x, w, b=None, dilation=1):

@@ -336,11 +336,10 @@ def _tap_matrix(w, taps, center_mask, b=None):
 
 
 def _run(driver_par, driver_ser, plan, *args):
-    if plan.nt > 1:
-        with single_threaded():
-            driver_par(*args)
-    else:
-        driver_ser(*args)
+    # BLAS runs single-threaded in both paths: the parallelism is ours (images across Numba
+    # threads), and the serial path is for work too small to share.
+    with single_threaded():
+        (driver_par if plan.nt > 1 else driver_ser)(*args)
 
 
 def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
