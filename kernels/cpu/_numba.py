@@ -2,6 +2,8 @@
 
 Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as plain Python (pdb, coverage).
 """
+from types import FunctionType
+
 import numba
 
 from .. import config
@@ -32,3 +34,16 @@ def split_range(n, n_parts):
     for i in range(n_parts):
         bounds.append(bounds[-1] + step + (1 if i < extra else 0))
     return bounds
+
+
+def serial_twin(fn):
+    """A copy of ``fn`` under another name, to compile without ``parallel``.
+
+    Numba's on-disk cache keys entries by function name and bytecode, not by compile
+    flags, so ``njit(fn)`` and ``njit(parallel=True)(fn)`` of one function would load
+    each other's machine code from the cache.  The copy gets its own cache entry.
+    """
+    twin = FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
+                        fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_serial"
+    return twin

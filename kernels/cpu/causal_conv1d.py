@@ -13,7 +13,6 @@ runs on every thread; the parallel driver gives each thread a contiguous run of 
 grad-input is the same with W_k^T and the shift reversed; grad-weight sums
 ``gy[:, t] x[:, t-s_k]^T`` over blocks into per-thread partial buffers, merged serially.
 """
-from types import FunctionType
 
 import numba
 import numpy as np
@@ -22,7 +21,7 @@ from numba import prange
 from .. import config
 from ..reference.causal_conv1d import _check_float, check_causal_args
 from ._fastmath import zero_of
-from ._numba import njit, use_parallel
+from ._numba import njit, use_parallel, serial_twin
 from ._blas import can_split, gemm, single_threaded
 
 __all__ = ["causal_conv1d_forward", "causal_conv1d_grad_input", "causal_conv1d_grad_weight",
@@ -114,23 +113,10 @@ def _backward_driver(gy, x, wt, dims, shifts, blocks, bounds, want_gx, want_gw, 
                          gy, (n * cout) * T + t0 + s, T, 1.0, gx, (n * cin) * T + t0, T)
 
 
-def _serial_twin(fn):
-    """A copy of ``fn`` under another name, to compile without ``parallel``.
-
-    Numba's on-disk cache keys entries by function name and bytecode, not by compile
-    flags, so ``njit(fn)`` and ``njit(parallel=True)(fn)`` of one function would load
-    each other's machine code from the cache.  The copy gets its own cache entry.
-    """
-    twin = FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
-                        fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + "_serial"
-    return twin
-
-
 _forward_par = njit(parallel=True)(_forward_driver)
-_forward_ser = njit(_serial_twin(_forward_driver))
+_forward_ser = njit(serial_twin(_forward_driver))
 _backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(_serial_twin(_backward_driver))
+_backward_ser = njit(serial_twin(_backward_driver))
 
 
 # ---------------------------------------------------------------------------------------

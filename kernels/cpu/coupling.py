@@ -13,7 +13,6 @@ blocks of samples (rows), so each log-det is written by one thread; the scale
 gradient is a reduction over rows and goes to per-thread partial rows ``(T, D)``,
 summed serially afterwards.
 """
-from types import FunctionType
 
 import numba
 import numpy as np
@@ -21,7 +20,7 @@ from numba import prange
 
 from ..reference.coupling import _check_glogdet, check_coupling_args, sum_to_shape
 from ._fastmath import fast_exp, fast_tanh, zero_of
-from ._numba import njit, split_range, use_parallel
+from ._numba import njit, split_range, use_parallel, serial_twin
 
 __all__ = ["affine_coupling_forward", "affine_coupling_inverse", "affine_coupling_backward",
            "affine_coupling_inverse_backward"]
@@ -138,25 +137,12 @@ def _backward_driver(g, gl, v, s_raw, t, sc, m, gv, gs_raw, gt, gsc_part, bounds
                           gv[n], gs_raw[n], None if gt is None else gt[n], gsc)
 
 
-def _serial_twin(fn):
-    """A copy of ``fn`` under another name, to compile without ``parallel``.
-
-    Numba's on-disk cache keys entries by function name and bytecode, not by compile
-    flags, so ``njit(fn)`` and ``njit(parallel=True)(fn)`` of one function would load
-    each other's machine code from the cache.  The copy gets its own cache entry.
-    """
-    twin = FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
-                        fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + "_serial"
-    return twin
-
-
 _forward_par = njit(parallel=True)(_forward_driver)
-_forward_ser = njit(_serial_twin(_forward_driver))
+_forward_ser = njit(serial_twin(_forward_driver))
 _inverse_par = njit(parallel=True)(_inverse_driver)
-_inverse_ser = njit(_serial_twin(_inverse_driver))
+_inverse_ser = njit(serial_twin(_inverse_driver))
 _backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(_serial_twin(_backward_driver))
+_backward_ser = njit(serial_twin(_backward_driver))
 
 
 # ---------------------------------------------------------------------------------------

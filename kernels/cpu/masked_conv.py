@@ -34,7 +34,6 @@ BLAS pinned to one thread while the Numba threads run, so each core runs its own
 Buffers come from a per-thread workspace cache, so repeated calls do not page-fault
 fresh memory (PERFORMANCE.md, "page faults").
 """
-from types import FunctionType
 
 import numba
 import numpy as np
@@ -45,7 +44,7 @@ from ..reference.masked_conv import _check_float, _check_gy, _check_weight, chec
 from ..taps import center_index
 from ._blas import can_split, gemm, single_threaded, workspace
 from ._fastmath import zero_of
-from ._numba import njit, use_parallel
+from ._numba import njit, use_parallel, serial_twin
 
 __all__ = ["masked_conv2d_forward", "masked_conv2d_grad_input", "masked_conv2d_grad_weight",
            "masked_conv2d_backward"]
@@ -298,23 +297,10 @@ def _backward_driver(gy, x, wt, cin, gx, want_gx, want_gw, bounds, wp, fwd_pt, f
                 _crop_into(gxo, wp, gx[n], gwp, False)
 
 
-def _serial_twin(fn):
-    """A copy of ``fn`` under another name, to compile without ``parallel``.
-
-    Numba's on-disk cache keys entries by function name and bytecode, not by compile
-    flags, so ``njit(fn)`` and ``njit(parallel=True)(fn)`` of one function would load
-    each other's machine code from the cache.  The copy gets its own cache entry.
-    """
-    twin = FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
-                        fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + "_serial"
-    return twin
-
-
 _forward_par = njit(parallel=True)(_forward_driver)
-_forward_ser = njit(_serial_twin(_forward_driver))
+_forward_ser = njit(serial_twin(_forward_driver))
 _backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(_serial_twin(_backward_driver))
+_backward_ser = njit(serial_twin(_backward_driver))
 
 
 # ---------------------------------------------------------------------------------------
