@@ -87,3 +87,28 @@ def threads_note():
     t = f"torch {torch.__version__} threads={torch.get_num_threads()}" if torch else "torch not installed"
     return (f"numba threads={numba.get_num_threads()} layer={numba.config.THREADING_LAYER}; {t}; "
             f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}")
+
+
+def torch_step_passes(torch, inputs=("tx",)):
+    """The PyTorch side of a training-step case: fwd, fwd+bwd and step callables.
+
+    The state holds ``tmodel`` (whose ``loss(*inputs)`` is the training objective),
+    its optimizer ``topt`` and the named input tensors.
+    """
+    def loss(s):
+        return s["tmodel"].loss(*(s[k] for k in inputs))
+
+    def fwd(s):
+        with torch.no_grad():
+            loss(s)
+
+    def fwd_bwd(s):
+        s["tmodel"].zero_grad(set_to_none=True)
+        loss(s).backward()
+
+    def step(s):
+        s["topt"].zero_grad(set_to_none=True)
+        loss(s).backward()
+        s["topt"].step()
+
+    return {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}

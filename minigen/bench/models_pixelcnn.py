@@ -24,7 +24,7 @@ PyTorch runs with ``torch.set_num_threads`` equal to Numba's thread count.
 """
 import numpy as np
 
-from ._timing import torch_or_none
+from ._timing import torch_or_none, torch_step_passes
 
 N, H, W, HIDDEN, BLOCKS, LEVELS = 64, 28, 28, 64, 5, 2
 
@@ -106,18 +106,5 @@ def cases(device):
     case = {"name": name, "setup": setup,
             "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}, "torch": None}
     if torch is not None:
-        def t_fwd(s):
-            with torch.no_grad():
-                s["tmodel"].loss(s["tx"], s["tt"])
-
-        def t_fwd_bwd(s):
-            s["tmodel"].zero_grad(set_to_none=True)
-            s["tmodel"].loss(s["tx"], s["tt"]).backward()
-
-        def t_step(s):
-            s["topt"].zero_grad(set_to_none=True)
-            s["tmodel"].loss(s["tx"], s["tt"]).backward()
-            s["topt"].step()
-
-        case["torch"] = {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd, "step": t_step}
+        case["torch"] = torch_step_passes(torch, inputs=('tx', 'tt'))
     return [case]

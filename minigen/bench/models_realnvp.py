@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._timing import torch_or_none
+from ._timing import torch_or_none, torch_step_passes
 
 N, D, HIDDEN, COUPLINGS = 256, 784, 1024, 4
 
@@ -105,18 +105,5 @@ def cases(device):
     case = {"name": f"RealNVP MLP 4 couplings {D}-d N={N}", "setup": setup,
             "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}, "torch": None}
     if torch is not None:
-        def t_fwd(s):
-            with torch.no_grad():
-                s["tmodel"].loss(s["tx"])
-
-        def t_fwd_bwd(s):
-            s["tmodel"].zero_grad(set_to_none=True)
-            s["tmodel"].loss(s["tx"]).backward()
-
-        def t_step(s):
-            s["topt"].zero_grad(set_to_none=True)
-            s["tmodel"].loss(s["tx"]).backward()
-            s["topt"].step()
-
-        case["torch"] = {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd, "step": t_step}
+        case["torch"] = torch_step_passes(torch, inputs=('tx',))
     return [case]

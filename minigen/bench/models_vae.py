@@ -23,7 +23,7 @@ one). PyTorch runs with ``torch.set_num_threads`` equal to Numba's thread count.
 """
 import numpy as np
 
-from ._timing import torch_or_none
+from ._timing import torch_or_none, torch_step_passes
 
 N, D, HIDDEN, LATENT = 128, 784, 400, 20
 
@@ -89,18 +89,5 @@ def cases(device):
     case = {"name": f"VAE step {D}-{HIDDEN}-{LATENT} N={N}", "setup": setup,
             "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}, "torch": None}
     if torch is not None:
-        def t_fwd(s):
-            with torch.no_grad():
-                s["tmodel"].loss(s["tx"])
-
-        def t_fwd_bwd(s):
-            s["tmodel"].zero_grad(set_to_none=True)
-            s["tmodel"].loss(s["tx"]).backward()
-
-        def t_step(s):
-            s["topt"].zero_grad(set_to_none=True)
-            s["tmodel"].loss(s["tx"]).backward()
-            s["topt"].step()
-
-        case["torch"] = {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd, "step": t_step}
+        case["torch"] = torch_step_passes(torch, inputs=('tx',))
     return [case]
