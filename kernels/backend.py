@@ -64,3 +64,26 @@ def to_device(x, device):
     if device in ("cuda", "gpu") or str(device).startswith("cuda"):
         return as_cupy(x)
     raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+
+
+FLOATS = (np.float32, np.float64)
+
+
+def check_float(name, a, dtype=None, ndim=None, layout=""):
+    """Raise a clear error unless ``a`` is a float32/float64 array (of ``dtype``, ``ndim``).
+
+    Args:
+        name: the argument's name, for the message (e.g. ``"x"``).
+        a: the value to check.
+        dtype: the dtype it must share with the other inputs, if any.
+        ndim: the number of dimensions it must have, if any.
+        layout: the expected layout, shown in the message (e.g. ``"(N, C, T)"``).
+    """
+    if not hasattr(a, "dtype") or not hasattr(a, "shape"):
+        raise TypeError(f"{name} must be an array, got {type(a).__name__}")
+    if a.dtype not in FLOATS:
+        raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype} like the other inputs, got {a.dtype}")
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(a.shape)}")

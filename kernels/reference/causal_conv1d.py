@@ -21,23 +21,10 @@ Reference:
 """
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import check_float as _check_float, get_array_module
 
 __all__ = ["causal_conv1d_forward", "causal_conv1d_grad_input", "causal_conv1d_grad_weight",
            "causal_conv1d_backward"]
-
-_FLOATS = (np.float32, np.float64)
-
-
-def _check_float(name, a, dtype=None, ndim=None, layout=""):
-    if not hasattr(a, "dtype") or not hasattr(a, "shape"):
-        raise TypeError(f"{name} must be an array, got {type(a).__name__}")
-    if a.dtype not in _FLOATS:
-        raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
-    if dtype is not None and a.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype} like the other inputs, got {a.dtype}")
-    if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(a.shape)}")
 
 
 def check_causal_args(x_shape, w_shape, dilation):

@@ -41,14 +41,10 @@ Reference:
     [1] Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP. ICLR 2017.
         https://arxiv.org/abs/1605.08803 (Section 3.3, eq. 6-9).
 """
-import numpy as np
-
-from ..backend import get_array_module
+from ..backend import FLOATS, get_array_module
 
 __all__ = ["affine_coupling_forward", "affine_coupling_inverse", "affine_coupling_backward",
            "affine_coupling_inverse_backward"]
-
-_FLOATS = (np.float32, np.float64)
 
 
 def check_coupling_args(x, s_raw, t, scale, mask, names=("x", "s_raw", "t")):
@@ -58,7 +54,7 @@ def check_coupling_args(x, s_raw, t, scale, mask, names=("x", "s_raw", "t")):
             continue
         if not hasattr(a, "dtype") or not hasattr(a, "shape"):
             raise TypeError(f"{name} must be an array, got {type(a).__name__}")
-        if a.dtype not in _FLOATS:
+        if a.dtype not in FLOATS:
             raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
         if a.dtype != x.dtype:
             raise TypeError(f"{name} must have dtype {x.dtype} like {names[0]}, got {a.dtype}")

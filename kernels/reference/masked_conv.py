@@ -30,22 +30,11 @@ References:
 """
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import check_float as _check_float, get_array_module
 from ..taps import as_taps, center_index
 
 __all__ = ["masked_conv2d_forward", "masked_conv2d_grad_input", "masked_conv2d_grad_weight",
            "masked_conv2d_backward"]
-
-_FLOATS = (np.float32, np.float64)
-
-
-def _check_float(name, a, dtype=None):
-    if not hasattr(a, "dtype") or not hasattr(a, "shape"):
-        raise TypeError(f"{name} must be an array, got {type(a).__name__}")
-    if a.dtype not in _FLOATS:
-        raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
-    if dtype is not None and a.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype} like the other inputs, got {a.dtype}")
 
 
 def _padding(padding, kh, kw):
