@@ -138,14 +138,20 @@ def can_split():
 
 
 class single_threaded:
-    """Context: BLAS runs on the calling thread only (restored on exit)."""
+    """Context: BLAS runs on the calling thread only (restored on exit).
+
+    A no-op when there is no OpenBLAS thread setter: no CBLAS was found, or
+    ``NUMBA_DISABLE_JIT=1``, where ``gemm`` is NumPy's ``@`` and Python runs one thread.
+    """
 
     def __enter__(self):
-        self.prev = CBLAS[4]()
-        CBLAS[3](1)
+        self.prev = CBLAS[4]() if can_split() else None
+        if self.prev is not None:
+            CBLAS[3](1)
 
     def __exit__(self, *exc):
-        CBLAS[3](self.prev)
+        if self.prev is not None:
+            CBLAS[3](self.prev)
 
 
 # ---------------------------------------------------------------------------------------
