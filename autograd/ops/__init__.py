@@ -2,9 +2,19 @@
 
 ``PRIMITIVES`` is the closed set of Functions with hand-written backward (about
 30; DESIGN.md §2). Everything else (``autograd.functional``, the nn losses) is
-composed from these with no backward code. The tests check that every name in
-``PUBLIC_OPS`` has an entry in the op table, so nothing escapes a gradient check.
+composed from these with no backward code. ``FUSED`` is the table of fused
+kernel ops (conv, masked conv, causal conv1d, coupling: one Function over a
+``kernels`` call each), built below from the modules imported here, so it is
+complete as soon as ``autograd.ops`` is imported. The tests check that every name
+in ``PUBLIC_OPS`` and ``FUSED`` has an entry in the op table, so nothing escapes a
+gradient check.
+
+Also re-exported for the layers above (``minigen`` never imports ``kernels``):
+``taps`` (the live-tap lists of masked and causal convs, ``kernels.taps``) and
+``pair`` (an int-or-pair argument checker of the conv layers).
 """
+from kernels import taps  # noqa: F401  (re-exported: minigen.nn.masked builds its masks with it)
+
 from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximum, Mul, Neg, Pow,
                           PowScalar, ReLU, Sigmoid, Sqrt, Sub, Tanh, Where, abs, add, cast, clip, div,
                           exp, leaky_relu, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt,
@@ -22,9 +32,19 @@ PRIMITIVES = {cls.__name__: cls for cls in (
     Reshape, Transpose, BroadcastTo, SumTo, GetItem, ScatterAdd, Concatenate, Split, Pad, Flip,
 )}
 
-# Fused ops from the kernels (conv, masked conv, causal conv1d, coupling) register here too,
-# from their own modules, so the op-table test sees them.
-FUSED = {}
+from .conv import (AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, UpsampleNearest2d, avg_pool2d,  # noqa: E402
+                   conv2d, conv_transpose2d, max_pool2d, pair, upsample_nearest2d)
+from .masked_conv import MaskedConv2d, masked_conv2d  # noqa: E402
+from .causal_conv1d import CausalConv1d, causal_conv1d  # noqa: E402
+from .coupling import AffineCoupling, AffineCouplingInverse, affine_coupling, affine_coupling_inverse  # noqa: E402
+
+# The fused kernel ops, listed here once: public name -> Function.
+FUSED = {
+    "conv2d": Conv2d, "conv_transpose2d": ConvTranspose2d, "avg_pool2d": AvgPool2d,
+    "max_pool2d": MaxPool2d, "upsample_nearest2d": UpsampleNearest2d,
+    "masked_conv2d": MaskedConv2d, "causal_conv1d": CausalConv1d,
+    "affine_coupling": AffineCoupling, "affine_coupling_inverse": AffineCouplingInverse,
+}
 
 PUBLIC_OPS = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",

@@ -21,7 +21,6 @@ import kernels
 from kernels.reference.conv import conv_transpose2d_output_shape, pair
 
 from ..function import Function
-from . import FUSED
 from .shape import getitem, pad, reshape
 
 __all__ = ["Conv2d", "Conv2dGradInput", "Conv2dGradWeight", "ConvTranspose2d", "AvgPool2d",
@@ -254,6 +253,3 @@ def upsample_nearest2d(x, scale_factor=2):
     """Nearest-neighbour upsampling by an integer factor (or a pair of them)."""
     return UpsampleNearest2d()(x, scale_factor=scale_factor)
 
-
-FUSED.update(conv2d=Conv2d, conv_transpose2d=ConvTranspose2d, avg_pool2d=AvgPool2d,
-             max_pool2d=MaxPool2d, upsample_nearest2d=UpsampleNearest2d)

@@ -12,7 +12,6 @@ backward is not itself differentiable: double backward raises and names that com
 import kernels
 
 from ..function import Function
-from . import FUSED
 from .elementwise import exp, tanh
 
 __all__ = ["AffineCoupling", "AffineCouplingInverse", "affine_coupling", "affine_coupling_inverse",
@@ -121,6 +120,3 @@ def affine_coupling_inverse_composite(y, s_raw, t, scale=None, mask=None):
         s = (1 - mask) * s
     return x, -s.reshape(s.shape[0], -1).sum(axis=1)
 
-
-FUSED["affine_coupling"] = AffineCoupling
-FUSED["affine_coupling_inverse"] = AffineCouplingInverse

@@ -12,7 +12,6 @@ import kernels
 from kernels import taps as T
 
 from ..function import Function
-from . import FUSED
 from .elementwise import mul
 from .linalg import matmul
 from .shape import getitem, pad, transpose
@@ -103,5 +102,3 @@ def masked_conv2d_composite(x, w, b=None, mask_type="B", groups=1, *, taps=None,
         y = y + b
     return transpose(y, (0, 3, 1, 2))                               # (N, Cout, OH, OW)
 
-
-FUSED["masked_conv2d"] = MaskedConv2d

@@ -1,4 +1,8 @@
 """Gradcheck (first and second order) and reference-check every op-table entry."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -53,6 +57,20 @@ def test_every_public_op_is_in_the_table():
     public = set(ops.PUBLIC_OPS) | set(functional.COMPOSITES) | set(ops.FUSED)
     missing = sorted(public - names)
     assert not missing, f"ops missing from tests/autograd/op_table.py: {missing}"
+
+
+FUSED_NAMES = ["affine_coupling", "affine_coupling_inverse", "avg_pool2d", "causal_conv1d", "conv2d",
+               "conv_transpose2d", "masked_conv2d", "max_pool2d", "upsample_nearest2d"]
+
+
+def test_fused_table_is_complete_after_importing_autograd_ops_alone():
+    """``import autograd.ops`` fills ``FUSED`` by itself, whatever else a process imported."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", "import autograd.ops; print(sorted(autograd.ops.FUSED))"],
+                         cwd=root, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.strip() == str(FUSED_NAMES)
+    assert sorted(ops.FUSED) == FUSED_NAMES
+    assert all(getattr(ops, name) is not None for name in FUSED_NAMES)  # the lowercase functions too
 
 
 def test_every_primitive_is_exercised_by_the_table():
