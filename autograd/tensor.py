@@ -89,8 +89,12 @@ class Tensor:
         return Tensor(self.data)
 
     def to(self, device):
-        """This tensor on ``device`` ('cpu' or 'cuda'), as a new leaf if it moved."""
-        if device_of(self.data) == ("cuda" if str(device).startswith(("cuda", "gpu")) else "cpu"):
+        """This tensor on ``device`` ('cpu' or 'cuda'): itself if already there, else a new
+        leaf (same ``requires_grad``). An unknown device, or 'cuda' without CuPy and a
+        GPU, is an error (``autograd.device.check_device``)."""
+        from .device import check_device
+        device = check_device(device)
+        if device_of(self.data) == device:
             return self
         return Tensor(to_device(self.data, device), requires_grad=self.requires_grad)
 
@@ -210,29 +214,6 @@ def as_tensor(x, like=None):
 def tensor(data, requires_grad=False, dtype=None):
     """Create a Tensor (lowercase constructor, like ``torch.tensor``)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def zeros(shape, dtype=np.float32, requires_grad=False):
-    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
-
-
-def ones(shape, dtype=np.float32, requires_grad=False):
-    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
-
-
-def randn(shape, rng, dtype=np.float32, requires_grad=False):
-    """Standard-normal tensor drawn from an explicit ``numpy.random.Generator`` (no global state)."""
-    return Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
-
-
-def rand(shape, rng, dtype=np.float32, requires_grad=False):
-    """Uniform [0, 1) tensor drawn from an explicit ``numpy.random.Generator``."""
-    return Tensor(rng.random(shape).astype(dtype), requires_grad=requires_grad)
-
-
-def rng(seed=None):
-    """The project's random generator: ``numpy.random.default_rng(seed)``, passed explicitly."""
-    return np.random.default_rng(seed)
 
 
 from . import functional, ops  # noqa: E402  (ops import Tensor from this module)

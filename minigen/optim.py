@@ -37,8 +37,7 @@ import math
 
 import numpy as np
 
-from autograd import Tensor
-from kernels.backend import as_numpy, get_array_module, is_cupy
+from autograd import Tensor, as_numpy, get_array_module, is_cupy
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm", "grad_norm"]
 

@@ -29,7 +29,7 @@ builds one by name for configs and the command line.
 import contextlib
 import math
 
-from kernels.backend import as_numpy, get_array_module
+from autograd import as_numpy, get_array_module
 
 __all__ = ["Schedule", "ConstantLR", "StepLR", "CosineLR", "WarmupCosine", "get_schedule",
            "SCHEDULES", "EMA"]

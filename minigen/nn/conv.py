@@ -12,8 +12,7 @@ Conventions (``rng``, ``dtype``, PyTorch weight layout) are in ``module.py``.
 """
 import numpy as np
 
-from autograd.ops.conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, upsample_nearest2d
-from kernels.reference.conv import pair
+from autograd.ops.conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, pair, upsample_nearest2d
 
 from . import init
 from .module import Module, Parameter

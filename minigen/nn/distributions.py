@@ -17,19 +17,12 @@ shape of its parameters). Discrete distributions are parameterised by logits, an
 """
 import numpy as np
 
-from autograd import Tensor, as_tensor, no_grad, ops
+from autograd import Tensor, as_tensor, no_grad, ops, rand, randn
 from autograd import functional as F
-from kernels.backend import to_device
 
-from .init import check_rng
 from .losses import LOG_2PI, take_along_axis
 
 __all__ = ["Normal", "Bernoulli", "Categorical"]
-
-
-def _draw(draw, rng, shape, like):
-    """Noise from ``draw(rng, shape)`` with ``like``'s dtype and device, as a constant Tensor."""
-    return Tensor(to_device(draw(check_rng(rng), shape).astype(like.dtype), like.device))
 
 
 class Normal:
@@ -76,7 +69,7 @@ class Normal:
             Tensor of shape ``sample_shape + batch_shape``.
         """
         shape = tuple(sample_shape) + tuple(self.batch_shape)
-        eps = _draw(lambda r, s: r.standard_normal(s), rng, shape, self.mu)
+        eps = randn(shape, rng, like=self.mu)     # drawn on the host, on mu's device
         return self.mu + ops.exp(self.log_sigma) * eps
 
     def sample(self, rng, sample_shape=()):
@@ -122,7 +115,7 @@ class Bernoulli:
             sample_shape: shape prepended to ``batch_shape``.
         """
         shape = tuple(sample_shape) + self.batch_shape
-        u = _draw(lambda r, s: r.random(s), rng, shape, self.logits)
+        u = rand(shape, rng, like=self.logits)
         return Tensor((u.data < self.probs.data).astype(self.logits.dtype))
 
     def rsample(self, rng, sample_shape=()):
@@ -195,7 +188,7 @@ class Categorical:
             sample_shape: shape prepended to ``batch_shape``.
         """
         shape = tuple(sample_shape) + tuple(self.logits.shape)
-        u = _draw(lambda r, s: r.random(s), rng, shape, self.logits).data
+        u = rand(shape, rng, like=self.logits).data
         tiny = np.finfo(u.dtype).tiny
         gumbel = -self.logits.xp.log(-self.logits.xp.log(u + tiny) + tiny)
         return Tensor((self.logits.data + gumbel).argmax(axis=len(sample_shape) + self.axis))

@@ -10,10 +10,9 @@ Conventions (``rng``, ``dtype``, PyTorch weight layout) are in ``module.py``.
 """
 import numpy as np
 
-from autograd import Tensor
+from autograd import Tensor, to_device
 from autograd import functional as F
 from autograd import ops
-from kernels.backend import to_device
 
 from . import init
 from .module import Module, Parameter

@@ -23,10 +23,10 @@ References:
 """
 import numpy as np
 
+from autograd.ops import taps as T
 from autograd.ops.causal_conv1d import causal_conv1d
 from autograd.ops.coupling import affine_coupling, affine_coupling_inverse
 from autograd.ops.masked_conv import masked_conv2d
-from kernels import taps as T
 
 from . import init
 from .module import Module, Parameter

@@ -38,8 +38,7 @@ Conventions every layer in ``minigen.nn`` follows:
 """
 import numpy as np
 
-from autograd import Tensor
-from kernels.backend import to_device
+from autograd import Tensor, to_device
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
 
