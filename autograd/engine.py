@@ -157,7 +157,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
                     if o.retains_grad or (capture is not None and id(o) in capture):
                         result[id(o)] = (o, g)
                 gys.append(g)
-            if None in gys:  # outputs nobody used (e.g. one piece of a split) get zeros
+            if any(g is None for g in gys):  # outputs nobody used (e.g. one piece of a split) get zeros
                 gys = [g if g is not None else _zeros_for(f, o, outputs) for g, o in zip(gys, outputs)]
             if create_graph and f.differentiable_backward is False:
                 raise NotImplementedError(
@@ -199,6 +199,6 @@ def _apply_hooks(t, g):
 def _zeros_for(f, o, outputs):
     """A zero gradient for an output nobody used (e.g. one part of a split)."""
     from .tensor import Tensor
-    i = outputs.index(o)
+    i = next(k for k, out in enumerate(outputs) if out is o)  # identity: == is elementwise
     shape, dtype = f.output_meta[i]
     return Tensor(f.inputs[0].xp.zeros(shape, dtype=dtype))

@@ -146,12 +146,18 @@ class Tensor:
     def __abs__(self): return ops.abs(self)
     def __getitem__(self, index): return ops.getitem(self, index)
 
-    # comparisons give constant boolean tensors (no gradient)
-    def __lt__(self, other): return Tensor(self.data < _raw(other))
-    def __le__(self, other): return Tensor(self.data <= _raw(other))
-    def __gt__(self, other): return Tensor(self.data > _raw(other))
-    def __ge__(self, other): return Tensor(self.data >= _raw(other))
-    __hash__ = object.__hash__  # tensors are graph nodes, hashed by identity
+    # Comparisons are elementwise and not differentiable, so they leave the graph: each
+    # returns the boolean array of the data (NumPy or CuPy), as ``x.data < y`` would, and
+    # np.mean(pred == y) is an accuracy. ``==`` with anything not array-like (None, a
+    # string) is NotImplemented, hence identity. Hashing stays by identity (graph nodes
+    # in sets and dicts); the engine and optimizers compare tensors with ``is``/id().
+    def __lt__(self, other): return self.data < _raw(other)
+    def __le__(self, other): return self.data <= _raw(other)
+    def __gt__(self, other): return self.data > _raw(other)
+    def __ge__(self, other): return self.data >= _raw(other)
+    def __eq__(self, other): return self.data == _raw(other) if _comparable(other) else NotImplemented
+    def __ne__(self, other): return self.data != _raw(other) if _comparable(other) else NotImplemented
+    __hash__ = object.__hash__
 
     # -- elementwise methods -------------------------------------------------------
     def exp(self): return ops.exp(self)
@@ -196,6 +202,11 @@ class _HookHandle:
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+def _comparable(x):
+    """Tensors, arrays, numbers and lists compare elementwise; anything else by identity."""
+    return isinstance(x, (Tensor, int, float, complex, np.generic, np.ndarray, list, tuple)) or is_cupy(x)
 
 
 def as_tensor(x, like=None):

@@ -225,3 +225,29 @@ def test_each_leaf_owns_its_gradient_array():
     gy = np.ones(4)
     c.reshape(4).backward(gy)
     assert not np.shares_memory(c.grad.data, gy)
+
+
+def test_comparisons_are_elementwise_boolean_arrays():
+    """``Tensor == x`` used to compare identity, so np.mean(pred == y) was quietly 0.0."""
+    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 0.0, 3.0, 0.0])
+    assert np.mean(Tensor(a) == b) == 0.5
+    assert np.mean(b == Tensor(a)) == 0.5                 # reflected from the ndarray side
+    assert np.mean(Tensor(a) != Tensor(b)) == 0.5
+    eq = Tensor(a) == 3.0
+    assert isinstance(eq, np.ndarray) and eq.dtype == bool and eq.tolist() == [False, False, True, False]
+    assert (Tensor(a) < 2.5).tolist() == [True, True, False, False]
+    assert (Tensor(a) >= Tensor(b)).all()
+    x = t(a)
+    assert not isinstance(x == a, Tensor) and x.grad is None   # nothing recorded
+    assert (x == None) is False and (x != "x") is True          # noqa: E711  not array-like: identity
+
+
+def test_tensors_stay_hashable_by_identity_and_the_engine_never_uses_eq():
+    x, y = t([1.0, 2.0]), t([1.0, 2.0])
+    assert len({x, y}) == 2 and {x: 1, y: 2}[y] == 2
+    # outputs with equal values and different shapes, the second unused: its zero
+    # gradient is found by identity (list.index would compare a == b elementwise)
+    z = t([5.0, 5.0, 5.0])
+    a, b = ops.split(z, [1])
+    (a * 2).sum().backward()
+    np.testing.assert_allclose(z.grad.data, [2, 0, 0])
