@@ -5,14 +5,33 @@ Tests patch these values to force edge paths on tiny inputs, e.g.
 
 Environment overrides:
     MINIGEN_KERNELS=reference|cpu|gpu   force one implementation everywhere
-                                        ('reference' = the plain NumPy twins).
+                                        ('reference' = the plain NumPy twins; 'gpu' = the
+                                        CUDA kernels, which need CuPy, a GPU and CuPy
+                                        arrays); empty = auto, by array type.  Any other
+                                        value is an error at ``import kernels``.
     NUMBA_DISABLE_JIT=1                 run the Numba kernels as plain Python, so a
                                         student can step into them with pdb.
 """
 import os
 
 # Which implementation the dispatcher uses: '' (auto: by array type), 'reference', 'cpu', 'gpu'.
-KERNELS = os.environ.get("MINIGEN_KERNELS", "").strip().lower()
+KERNELS_CHOICES = ("", "reference", "cpu", "gpu")
+
+
+def kernels_choice(value):
+    """Validate a ``MINIGEN_KERNELS`` value; returns it normalised (stripped, lower case).
+
+    Raises:
+        ValueError: for anything but reference, cpu, gpu or empty (auto), naming the choices.
+    """
+    v = (value or "").strip().lower()
+    if v not in KERNELS_CHOICES:
+        raise ValueError(f"MINIGEN_KERNELS={value!r} is not a kernel implementation; choose one of "
+                         f"reference, cpu, gpu, or leave it empty (auto: by array type)")
+    return v
+
+
+KERNELS = kernels_choice(os.environ.get("MINIGEN_KERNELS", ""))
 
 # Numba fastmath flags. Deliberately WITHOUT 'nnan' and 'ninf': those let LLVM assume
 # no NaN/inf exists, which silently breaks -inf masks and NaN checks.
@@ -46,5 +65,16 @@ MASKED_CONV_IM2COL_BELOW_CIN = 16
 # Time steps per block of the causal conv1d kernels (a block's columns stay in cache).
 CAUSAL_CONV_BLOCK_T = 1024
 
-# CUDA threads per block for hand-written CuPy kernels.
+# -- CUDA kernels (kernels/gpu) ---------------------------------------------------------------
+# Threads per block for the hand-written kernels.
 CUDA_BLOCK = 256
+# At most this many blocks per grid dimension x; the kernels' grid-stride loops cover the rest.
+CUDA_MAX_BLOCKS = 65535
+# At most this many blocks along y (CUDA's limit) for the per-sample coupling grid.
+CUDA_MAX_GRID_Y = 65535
+# Features of one sample each coupling thread covers (one atomicAdd per thread for logdet).
+CUDA_ITEMS_PER_THREAD = 8
+# Target size of one im2col column buffer: the batch is processed in blocks of samples.
+CUDA_COLS_BYTES = 1 << 28
+# Extra NVRTC options for every kernel (CuPy's RawKernel options).
+CUDA_OPTIONS = ()

@@ -1,6 +1,22 @@
-"""CuPy kernels (issue: GPU backend). Not written yet: no GPU was available to run them.
+"""CUDA kernels through CuPy, under the same module and function names as ``kernels/reference``.
 
-Until they exist, the dispatcher runs the reference twins on CuPy arrays, which are
-written with ``xp`` and therefore work on either array module.
+    conv.py            conv2d and transposed conv: im2col + cuBLAS GEMM + col2im
+    masked_conv.py     masked conv over the live taps only (PixelCNN)
+    causal_conv1d.py   causal dilated conv1d (WaveNet)
+    coupling.py        fused affine coupling forward / inverse / backward (RealNVP)
+    _sources.py        every CUDA C source, as plain strings (compiled and CPU-checked in CI)
+    _tapgemm.py        the tap convolution all three conv families share
+    _cupy.py           lazy CuPy import, memoized kernels, launch helpers
+
+Importing this package does not import CuPy; the first kernel call does.  Kernels not
+listed here (pooling, upsampling, bias gradients) run as their reference twins, which
+are written with ``xp`` and work on CuPy arrays.  See docs/gpu.md for what has been
+compiled, what has been checked on the CPU, and what has run on a GPU.
 """
-__all__ = []
+from .conv import *            # noqa: F401,F403
+from .masked_conv import *     # noqa: F401,F403
+from .causal_conv1d import *   # noqa: F401,F403
+from .coupling import *        # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling
+
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling) for name in mod.__all__]

@@ -1,0 +1,98 @@
+"""Masked conv2d over live taps on the GPU (PixelCNN): im2col of the live taps + cuBLAS GEMM.
+
+Same names, arguments, validation and errors as ``kernels/reference/masked_conv.py``
+(whose docstrings these functions carry).  Only the L live taps are gathered, so the
+GEMM's inner dimension is ``Cin*L`` (7x7 mask A: 24 of 49 taps; 3x3 mask B: 5 of 9)::
+
+    w2[o, c*L + l] = W'[o, c, ky_l, kx_l]          (centre tap times center_mask)
+    y  = w2 @ cols(x) + b                          cols over the taps (ky - ph, kx - pw)
+    gx = col2im(w2^T @ gy)
+    gw = scatter of sum_n gy[n] @ cols(x[n])^T to the live taps (centre times center_mask),
+         exactly zero at dead taps
+    gb = sum gy over (n, i, j)
+"""
+from ..reference import masked_conv as ref
+from ..reference.masked_conv import _check_float, _check_gy, _check_weight, check_masked_conv_args
+from ..taps import gather_taps, scatter_taps
+from . import _tapgemm as tg
+from ._cupy import cupy, share_docs
+
+__all__ = ["masked_conv2d_forward", "masked_conv2d_grad_input", "masked_conv2d_grad_weight",
+           "masked_conv2d_backward"]
+
+
+def _geometry(x_shape, cout, taps, ph, pw, oh, ow):
+    n, cin, h, w = x_shape
+    return tg.TapGeometry(n, cin, h, w, cout, oh, ow, tg.masked_offsets(taps, ph, pw))
+
+
+def _w2(w, taps, center_mask):
+    """``(Cout, Cin*L)``: the live taps' matrices, row c*L + l (centre tap masked)."""
+    cp = cupy()
+    cm = None if center_mask is None else cp.asarray(center_mask, dtype=w.dtype)
+    wl = gather_taps(w, taps, cm)                                  # (L, Cout, Cin)
+    L, cout, cin = wl.shape
+    return cp.ascontiguousarray(wl.transpose(1, 2, 0)).reshape(cout, cin * L)
+
+
+def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
+    _check_float("x", x)
+    _check_weight(w, x.dtype)
+    cout, cin, kh, kw = w.shape
+    taps, ph, pw, oh, ow = check_masked_conv_args(x.shape, cout, cin, (kh, kw), taps, padding,
+                                                  center_mask, x.dtype)
+    if b is not None:
+        _check_float("b", b, x.dtype)
+        if tuple(b.shape) != (cout,):
+            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
+    y = tg.forward(x, _w2(w, taps, center_mask), _geometry(x.shape, cout, taps, ph, pw, oh, ow))
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y
+
+
+def _backward(gy, x, x_shape, w, w_shape, taps, padding, center_mask, bias, want_gx, want_gw):
+    _check_float("gy", gy)
+    if w is not None:
+        _check_weight(w, gy.dtype)
+    if x is not None:
+        _check_float("x", x, gy.dtype)
+        x_shape = tuple(x.shape)
+    cout, cin, kh, kw = w_shape
+    taps, ph, pw, oh, ow = check_masked_conv_args(tuple(x_shape), cout, cin, (kh, kw), taps,
+                                                  padding, center_mask, gy.dtype)
+    _check_gy(gy, x_shape[0], cout, oh, ow)
+    g = _geometry(x_shape, cout, taps, ph, pw, oh, ow)
+    gx = tg.grad_input(gy, _w2(w, taps, center_mask), g) if want_gx else None
+    gw = None
+    if want_gw:
+        gw2 = tg.grad_weight(x, gy, g)                             # (Cout, Cin*L)
+        wl = gw2.reshape(cout, cin, g.L).transpose(2, 0, 1)        # (L, Cout, Cin)
+        cm = None if center_mask is None else cupy().asarray(center_mask, dtype=gy.dtype)
+        gw = scatter_taps(wl, taps, (kh, kw), cm)                  # zero at dead taps
+    gb = gy.sum(axis=(0, 2, 3)) if bias else None
+    return gx, gw, gb
+
+
+def masked_conv2d_grad_input(gy, w, taps, x_shape, padding=None, center_mask=None):
+    return _backward(gy, None, tuple(x_shape), w, w.shape, taps, padding, center_mask, False,
+                     True, False)[0]
+
+
+def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mask=None, bias=False):
+    _check_float("x", x)
+    _check_float("gy", gy, x.dtype)
+    if gy.ndim != 4 or x.ndim != 4:
+        raise ValueError(f"x and gy must be 4-D, got shapes {tuple(x.shape)} and {tuple(gy.shape)}")
+    kh, kw = (int(k) for k in kernel_size)
+    _, gw, gb = _backward(gy, x, None, None, (gy.shape[1], x.shape[1], kh, kw), taps, padding,
+                          center_mask, bias, False, True)
+    return (gw, gb) if bias else gw
+
+
+def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True):
+    _check_float("gy", gy)
+    return _backward(gy, x, None, w, w.shape, taps, padding, center_mask, bias, input_grad, True)
+
+
+share_docs(globals(), ref, __all__)
