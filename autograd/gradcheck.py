@@ -24,6 +24,7 @@ import numpy as np
 from .engine import grad
 from .mode import enable_grad, no_grad
 from .tensor import Tensor
+from kernels.backend import device_of, to_device
 
 
 class GradcheckError(AssertionError):
@@ -59,7 +60,7 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-6, rtol=1e-5, mode="auto"
             raise ValueError("gradcheck: no floating-point input or parameter to check")
         with no_grad():
             outs = _as_tuple(fn(*args))
-        us = [Tensor(rng.standard_normal(o.shape).astype(o.dtype)) for o in outs]
+        us = [Tensor(to_device(rng.standard_normal(o.shape).astype(o.dtype), device_of(o.data))) for o in outs]
 
         def objective():
             with no_grad():
@@ -117,7 +118,7 @@ def gradgradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-4, mode="a
             outs = _as_tuple(fn(*args))
     finally:
         _restore_params(params, saved_params)
-    us = [rng.standard_normal(o.shape) for o in outs]
+    us = [to_device(rng.standard_normal(o.shape), device_of(o.data)) for o in outs]
     float_pos = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     n = len(args)
 
@@ -152,7 +153,7 @@ def _float64_inputs(inputs):
     for x in inputs:
         data = x.data if isinstance(x, Tensor) else x
         if hasattr(data, "dtype") and _is_float(data):
-            t = Tensor(np.array(Tensor(data).numpy(), dtype=np.float64), requires_grad=True)
+            t = Tensor(_float64_copy(data), requires_grad=True)
             args.append(t)
             checked.append(t)
         else:
@@ -160,11 +161,16 @@ def _float64_inputs(inputs):
     return args, checked
 
 
+def _float64_copy(a):
+    """A float64 copy of array ``a`` on its own device (a CuPy input is checked on the GPU)."""
+    return to_device(np.array(Tensor(a).numpy(), dtype=np.float64), device_of(a))
+
+
 def _params_to_float64(params):
     saved = []
     for p in params:
         saved.append((p.data, p.requires_grad))
-        p.data = np.array(Tensor(p.data).numpy(), dtype=np.float64)
+        p.data = _float64_copy(p.data)
         p.requires_grad = True
     return saved
 
@@ -199,9 +205,10 @@ def _check_directional(objective, t, g, eps, atol, rtol, n_directions, rng):
     for d in range(n_directions):
         v = rng.standard_normal(t.shape)
         v /= max(np.linalg.norm(v), 1e-300)
-        t.data[...] = orig + eps * v
+        v_dev = to_device(v, device_of(t.data))
+        t.data[...] = orig + eps * v_dev
         f_plus = objective()
-        t.data[...] = orig - eps * v
+        t.data[...] = orig - eps * v_dev
         f_minus = objective()
         t.data[...] = orig
         numeric = (f_plus - f_minus) / (2 * eps)
