@@ -12,7 +12,7 @@ from . import device, functional, ops
 from .engine import backward, grad, toposort
 from .function import Function
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .mode import enable_grad, enter_scope, exit_scope, is_grad_enabled, no_grad, set_grad_enabled
 from .tape import print_tape, tape
 from .device import (HAS_CUPY, as_numpy, check_device, device_of, get_array_module, is_cupy, ones, rand,
                      randn, rng, to_device, zeros)
@@ -22,4 +22,4 @@ __all__ = ["Tensor", "Function", "tensor", "as_tensor", "zeros", "ones", "randn"
            "backward", "grad", "toposort", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "print_tape", "tape",
            "ops", "functional", "device", "HAS_CUPY", "as_numpy", "check_device", "device_of",
-           "get_array_module", "is_cupy", "to_device"]
+           "get_array_module", "is_cupy", "to_device", "enter_scope", "exit_scope"]

@@ -46,6 +46,8 @@ class Function:
     #: double backward through it then raises NotImplementedError naming ``composite``.
     differentiable_backward = True
     composite = None  # name of the composite path that supports double backward
+    #: The scope (e.g. the minigen Module) whose call recorded this op (``autograd.mode``).
+    scope = None
 
     def __call__(self, *inputs, **params):
         Tensor, as_tensor = _TENSOR_API or _tensor_api()
@@ -73,6 +75,7 @@ class Function:
             self.needs_input_grad = tuple(t.requires_grad for t in tensors)
             self.outputs = [weakref.ref(o) for o in outputs]
             self.output_meta = [(o.shape, o.dtype) for o in outputs]
+            self.scope = _Mode.scope
             self._link_saved(arrays, outputs)
             for o in outputs:
                 o.requires_grad = True

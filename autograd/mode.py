@@ -3,12 +3,31 @@
 While recording is off, a Function computes its forward and links nothing, so
 no graph (and no saved arrays) are kept. ``backward(create_graph=True)`` turns
 recording on inside backward, which is how second derivatives are built.
+
+The *scope* is the innermost object (in minigen, the Module) whose call is running:
+each recorded Function keeps it as ``f.scope``, so ``print_tape`` can say which
+layer produced each op. ``Module.__call__`` brackets ``forward`` with
+``prev = enter_scope(self)`` ... ``exit_scope(prev)``; autograd itself knows
+nothing of modules.
 """
 import contextlib
 
 
 class _Mode:
     grad_enabled = True
+    scope = None
+
+
+def enter_scope(owner):
+    """Make ``owner`` the current scope (recorded on every new op); returns the previous one."""
+    previous = _Mode.scope
+    _Mode.scope = owner
+    return previous
+
+
+def exit_scope(previous):
+    """Restore the scope that ``enter_scope`` returned (call it in a ``finally``)."""
+    _Mode.scope = previous
 
 
 def is_grad_enabled():

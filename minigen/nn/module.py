@@ -38,7 +38,7 @@ Conventions every layer in ``minigen.nn`` follows:
 """
 import numpy as np
 
-from autograd import Tensor, to_device
+from autograd import Tensor, enter_scope, exit_scope, to_device
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
 
@@ -73,7 +73,13 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        """``forward``, with this module as the autograd scope: ``print_tape(loss, names=model)``
+        then names the layer behind each op."""
+        previous = enter_scope(self)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            exit_scope(previous)
 
     # -- registration ---------------------------------------------------------------
     def __setattr__(self, name, value):

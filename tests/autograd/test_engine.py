@@ -251,3 +251,29 @@ def test_tensors_stay_hashable_by_identity_and_the_engine_never_uses_eq():
     a, b = ops.split(z, [1])
     (a * 2).sum().backward()
     np.testing.assert_allclose(z.grad.data, [2, 0, 0])
+
+
+def test_tape_names_the_scope_of_each_op(capsys):
+    """Ops recorded between enter_scope/exit_scope carry that scope (what Module.__call__ does)."""
+    from autograd import enter_scope, exit_scope
+
+    class Layer:  # any object can be a scope; names map it to a dotted name
+        pass
+
+    outer, inner = Layer(), Layer()
+    x, w = t(np.ones((2, 3))), t(np.ones((3, 4)))
+    prev = enter_scope(outer)
+    try:
+        prev_inner = enter_scope(inner)
+        h = x @ w
+        exit_scope(prev_inner)
+        y = ops.relu(h)
+    finally:
+        exit_scope(prev)
+    loss = y.sum()
+    assert [(r[0], r[3]) for r in tape(loss)] == [("Sum", ""), ("ReLU", "Layer"), ("MatMul", "Layer")]
+    named = tape(loss, names={"enc": outer, "enc.fc": inner})
+    assert [r[3] for r in named] == ["", "enc", "enc.fc"]
+    print_tape(loss, names={"enc": outer, "enc.fc": inner})
+    out = capsys.readouterr().out
+    assert "enc.fc: MatMul" in out and "enc: ReLU" in out and "(2, 3), (3, 4)" in out

@@ -442,3 +442,30 @@ def test_torch_oracle_layers():
                 np.testing.assert_allclose(p.grad.data, tparams[_torch_name(name)].grad.numpy(), atol=1e-10)
         for name, buf in mine.named_buffers():
             np.testing.assert_allclose(buf.data, getattr(theirs, name).numpy(), atol=1e-12)
+
+
+def test_print_tape_names_the_module_behind_each_op(capsys):
+    class Net(nn.Module):
+        def __init__(self, rng):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(64, 256, rng=rng), nn.ReLU(), nn.Linear(256, 10, rng=rng))
+            self.head = nn.Linear(10, 4, rng=rng)
+
+        def forward(self, x):
+            return self.head(self.encoder(x)) * 2.0
+
+    rng = autograd.rng(0)
+    model = Net(rng)
+    x = Tensor(rng.standard_normal((8, 64)).astype(np.float32))
+    loss = model(x).sum()
+    rows = autograd.tape(loss, names=model)
+    assert ("MatMul", [(8, 64), (64, 256)], [(8, 256)], "encoder.0") in rows
+    assert ("ReLU", [(8, 256)], [(8, 256)], "encoder.1") in rows
+    assert ("MatMul", [(8, 10), (10, 4)], [(8, 4)], "head") in rows
+    assert ("Mul", [(8, 4), ()], [(8, 4)], "Net") in rows           # the model's own forward
+    assert rows[0][0] == "Sum" and rows[0][3] == ""                  # outside any module
+    autograd.print_tape(loss, names=model)
+    out = capsys.readouterr().out
+    assert "encoder.0: MatMul    " in out and "encoder.2: Add" in out and "head: MatMul" in out
+    autograd.print_tape(loss)                                       # without names: class names
+    assert "Linear: MatMul" in capsys.readouterr().out
