@@ -167,6 +167,7 @@ class HostCupy(types.ModuleType):
     def __init__(self):
         super().__init__("hostcupy")
         self.RawKernel = RawKernel
+        self.asnumpy = np.asarray
 
     def __getattr__(self, name):
         return getattr(np, name)
