@@ -14,7 +14,8 @@ derivative of L along a perturbation ``v`` of one input is
 the teachable version). *Directional* mode takes a few random ``v`` per input and
 compares with ``<dL/dx, v>`` (2 forwards per direction: what makes conv layers
 checkable). Every floating input and every tensor in ``params`` is checked, cast to
-float64 for the duration of the check.
+float64 for the duration of the check. A failure names what failed: ``input 0``, or
+the parameter's dotted name when ``params`` carries names (``decoder.head.weight``).
 
 ``gradgradcheck`` checks second derivatives by running ``gradcheck`` on the
 function ``(inputs, u) -> dL/dinputs`` built with ``create_graph=True``.
@@ -39,8 +40,10 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-6, rtol=1e-5, mode="auto"
         fn: callable taking ``*inputs`` and returning a Tensor or a tuple of Tensors.
         inputs: Tensors or arrays; floating ones are checked (cast to float64 copies),
             others (integer indices, boolean masks) are passed through unchanged.
-        params: extra Tensors ``fn`` reads (e.g. ``module.parameters()``); they are cast
-            to float64 during the check, checked too, and restored afterwards.
+        params: extra Tensors ``fn`` reads, cast to float64 during the check, checked too,
+            and restored afterwards: a Module (its ``named_parameters()``), a dict
+            name -> Tensor, an iterable of ``(name, Tensor)`` pairs, or of Tensors (named
+            ``parameter k``). Generators are materialised first.
         eps: finite-difference step.
         atol, rtol: pass when ``|analytic - numeric| <= atol + rtol * |numeric|``.
         mode: 'elementwise', 'directional', or 'auto' (elementwise up to 2000 elements).
@@ -52,10 +55,14 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-6, rtol=1e-5, mode="auto"
         True when every checked tensor passes.
     """
     rng = np.random.default_rng(seed)
+    named = _named_params(params)
+    params = [p for _, p in named]
     args, checked = _float64_inputs(inputs)
+    names = [f"input {i}" for i, a in enumerate(args) if any(a is c for c in checked)]
+    names += [f"parameter {n}" for n, _ in named]
     saved_params = _params_to_float64(params)
     try:
-        checked = checked + list(params)
+        checked = checked + params
         if not checked:
             raise ValueError("gradcheck: no floating-point input or parameter to check")
         with no_grad():
@@ -79,7 +86,7 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-6, rtol=1e-5, mode="auto"
         n_total = sum(t.size for t in checked)
         if mode == "auto":
             mode = "elementwise" if n_total <= 2000 else "directional"
-        for k, (t, g) in enumerate(zip(checked, analytic)):
+        for name, t, g in zip(names, checked, analytic):
             if mode == "elementwise":
                 ok, report = _check_elementwise(objective, t, g, eps, atol, rtol)
             elif mode == "directional":
@@ -87,8 +94,7 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-6, rtol=1e-5, mode="auto"
             else:
                 raise ValueError(f"gradcheck: unknown mode {mode!r}")
             if not ok:
-                what = f"input {k}" if k < len(checked) - len(params) else f"parameter {k - (len(checked) - len(params))}"
-                msg = f"gradcheck FAILED for {what} (shape {t.shape}, {mode} mode): {report}"
+                msg = f"gradcheck FAILED for {name} (shape {t.shape}, {mode} mode): {report}"
                 if raise_exception:
                     raise GradcheckError(msg)
                 return False
@@ -107,7 +113,9 @@ def gradgradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-4, mode="a
     self-consistent at order 2 (its own derivative matches it), so order 2 alone cannot
     catch it. Arguments as ``gradcheck``.
     """
-    if not gradcheck(fn, inputs, params=params, eps=eps, atol=atol, rtol=rtol, mode=mode, seed=seed,
+    named = _named_params(params)
+    params = [p for _, p in named]
+    if not gradcheck(fn, inputs, params=named, eps=eps, atol=atol, rtol=rtol, mode=mode, seed=seed,
                      raise_exception=raise_exception):
         return False
     rng = np.random.default_rng(seed + 1)
@@ -124,7 +132,7 @@ def gradgradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-4, mode="a
 
     def first_order(*xs_and_us):
         xs, u_list = list(xs_and_us[:n]), xs_and_us[n:]
-        targets = [xs[i] for i in float_pos] + list(params)
+        targets = [xs[i] for i in float_pos] + params
         with enable_grad():  # the first-order graph is needed even while gradcheck evaluates
             ys = _as_tuple(fn(*xs))
             L = None
@@ -136,8 +144,23 @@ def gradgradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-4, mode="a
                 return tuple(Tensor(np.zeros(t.shape)) for t in targets)
             return tuple(grad(L, targets, create_graph=True))
 
-    return gradcheck(first_order, list(args) + us, params=params, eps=eps, atol=atol, rtol=rtol,
+    return gradcheck(first_order, list(args) + us, params=named, eps=eps, atol=atol, rtol=rtol,
                      mode=mode, seed=seed + 2, raise_exception=raise_exception)
+
+
+def _named_params(params):
+    """``[(name, Tensor)]`` from a Module, a dict, ``(name, Tensor)`` pairs or Tensors."""
+    if hasattr(params, "named_parameters"):
+        items = list(params.named_parameters())
+    elif isinstance(params, dict):
+        items = list(params.items())
+    else:
+        items = [p if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) else (str(k), p)
+                 for k, p in enumerate(list(params))]  # list(): a generator is read once, here
+    for name, p in items:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"gradcheck: parameter {name} must be a Tensor, got {type(p).__name__}")
+    return items
 
 
 def _as_tuple(y):

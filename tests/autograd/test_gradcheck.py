@@ -105,6 +105,34 @@ def test_params_are_checked_and_restored():
     assert gradcheck(lambda x: ops.matmul(x, w), [_x((3, 4))], params=[w])
 
 
+class BadMatMul(ops.MatMul):
+    """MatMul whose weight gradient is 1% off."""
+    def backward(self, gy):
+        gx0, gx1 = super().backward(gy)
+        return gx0, gx1 * 1.01
+
+
+@pytest.mark.parametrize("kind", ["generator", "dict", "pairs", "pairs-generator"])
+def test_params_in_every_form_are_checked_and_named(kind):
+    """A generator (``module.parameters()``) used to be read up front and check nothing."""
+    w = Tensor(_x((4, 2)), requires_grad=True)
+    params = {"generator": lambda: (p for p in [w]), "dict": lambda: {"decoder.head.weight": w},
+              "pairs": lambda: [("decoder.head.weight", w)],
+              "pairs-generator": lambda: iter([("decoder.head.weight", w)])}[kind]
+    with pytest.raises(GradcheckError) as e:
+        gradcheck(lambda x: BadMatMul()(x, w), [_x((3, 4))], params=params())
+    named = "parameter 0" if kind == "generator" else "parameter decoder.head.weight"
+    assert named + " (shape (4, 2)" in str(e.value)
+    with pytest.raises(GradcheckError, match=named):
+        gradgradcheck(lambda x: BadMatMul()(x, w), [_x((3, 4))], params=params())
+    assert gradcheck(lambda x: ops.matmul(x, w), [_x((3, 4))], params=params())
+
+
+def test_params_must_be_tensors():
+    with pytest.raises(TypeError, match="parameter w must be a Tensor"):
+        gradcheck(lambda x: x * 2, [_x()], params={"w": np.ones(2)})
+
+
 def test_upstream_gradient_is_random_not_ones():
     """With a ones seed, y = sum-invariant ops hide bugs; a random u must catch ForgetsGy even on sum."""
     with pytest.raises(GradcheckError):

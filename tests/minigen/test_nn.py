@@ -469,3 +469,32 @@ def test_print_tape_names_the_module_behind_each_op(capsys):
     assert "encoder.0: MatMul    " in out and "encoder.2: Add" in out and "head: MatMul" in out
     autograd.print_tape(loss)                                       # without names: class names
     assert "Linear: MatMul" in capsys.readouterr().out
+
+
+def test_gradcheck_names_the_parameter_of_a_module_with_a_wrong_backward():
+    """``params=model`` (or ``model.named_parameters()``) names the failing parameter."""
+    class BadMatMul(autograd.ops.MatMul):
+        def backward(self, gy):
+            gx0, gx1 = super().backward(gy)
+            return gx0, gx1 * 1.01                                    # wrong weight gradient
+
+    class Head(nn.Linear):
+        def forward(self, x):
+            return BadMatMul()(x, self.weight.T) + self.bias               # y = x W^T + b
+
+    rng = autograd.rng(0)
+    model = nn.Sequential(nn.Linear(3, 4, rng=rng, dtype=F64), nn.Tanh())
+    model.decoder = nn.Sequential(nn.Linear(4, 4, rng=rng, dtype=F64))
+    model.decoder.head = Head(4, 2, rng=rng, dtype=F64)
+
+    def fn(x):
+        return model.decoder.head(model.decoder[0](model[1](model[0](x))))
+
+    x = [rng.standard_normal((5, 3))]
+    for params in (model, model.named_parameters(), dict(model.named_parameters())):
+        with pytest.raises(autograd.GradcheckError, match=r"parameter decoder\.head\.weight \(shape"):
+            gradcheck(fn, x, params=params)
+    with pytest.raises(autograd.GradcheckError, match="parameter 4 "):   # plain list: the index
+        gradcheck(fn, x, params=model.parameters())
+    with pytest.raises(autograd.GradcheckError):                        # a generator is checked too
+        gradcheck(fn, x, params=iter(model.parameters()))
