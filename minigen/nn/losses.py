@@ -47,17 +47,42 @@ def _reduce(loss, reduction):
     raise ValueError(f"reduction must be 'mean', 'sum', 'batchmean' or 'none', got {reduction!r}")
 
 
+def _same_shape(loss, a_name, a, b_name, b):
+    """ValueError unless ``a`` and ``b`` have one shape (a Python number ``b`` is allowed).
+
+    A loss of a prediction and its target never broadcasts them: mse of (3,) and (3, 1)
+    would quietly average a (3, 3) matrix of every prediction against every target.
+    """
+    if not hasattr(b, "shape") or not hasattr(a, "shape"):
+        return
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"{loss}: {a_name} has shape {tuple(a.shape)} but {b_name} has shape "
+                         f"{tuple(b.shape)}; they must be equal (reshape one explicitly: "
+                         f"broadcasting them would give {_broadcast(a.shape, b.shape)})")
+
+
+def _broadcast(*shapes):
+    try:
+        return f"shape {np.broadcast_shapes(*map(tuple, shapes))} silently"
+    except ValueError:
+        return "an error"
+
+
 def mse(pred, target, reduction="mean"):
     """Squared error ``(pred - target)^2``.
 
     Args:
         pred: Tensor.
-        target: Tensor or array broadcastable with ``pred``.
+        target: Tensor or array of ``pred``'s shape (or a Python number).
         reduction: 'mean', 'sum', 'batchmean' or 'none'.
 
     Returns:
         The reduced loss.
+
+    Raises:
+        ValueError: when the shapes differ (no silent broadcasting).
     """
+    _same_shape("mse", "pred", pred, "target", target)
     d = pred - target
     return _reduce(d * d, reduction)
 
@@ -69,12 +94,16 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 
     Args:
         logits: Tensor z.
-        target: Tensor or array t (probabilities or 0/1 labels), broadcastable with z.
+        target: Tensor or array t (probabilities or 0/1 labels) of z's shape.
         reduction: 'mean', 'sum', 'batchmean' or 'none'.
 
     Returns:
         The reduced loss.
+
+    Raises:
+        ValueError: when the shapes differ.
     """
+    _same_shape("binary_cross_entropy_with_logits", "logits", logits, "target", target)
     return _reduce(F.softplus(logits) - target * logits, reduction)
 
 
@@ -117,7 +146,16 @@ def cross_entropy(logits, target, axis=1, reduction="mean"):
 
     Returns:
         The reduced loss.
+
+    Raises:
+        ValueError: when target's shape is not logits' shape without ``axis`` (e.g. a
+            batch of 8 labels for 10 rows of logits, or (N, 1) labels for (N, K) logits).
     """
+    t_shape = tuple(getattr(target, "shape", ()))
+    expected = tuple(logits.shape[:axis % logits.ndim] + logits.shape[axis % logits.ndim + 1:])
+    if t_shape != expected:
+        raise ValueError(f"cross_entropy: logits of shape {tuple(logits.shape)} (classes on axis {axis}) "
+                         f"need integer targets of shape {expected}, got shape {t_shape}")
     return _reduce(-take_along_axis(F.log_softmax(logits, axis), target, axis), reduction)
 
 
@@ -148,9 +186,9 @@ def gaussian_nll(x, mean, log_var=None, std=None, reduction="mean"):
 
     Args:
         x: Tensor or array.
-        mean: mu.
-        log_var: log sigma^2.
-        std: sigma > 0.
+        mean: mu, of x's shape (ValueError otherwise).
+        log_var: log sigma^2, broadcastable with x (a shared or per-feature variance).
+        std: sigma > 0, broadcastable with x.
         reduction: 'mean', 'sum', 'batchmean' or 'none'.
 
     Returns:
@@ -158,6 +196,7 @@ def gaussian_nll(x, mean, log_var=None, std=None, reduction="mean"):
     """
     if (log_var is None) == (std is None):
         raise ValueError("gaussian_nll: give exactly one of log_var and std")
+    _same_shape("gaussian_nll", "x", x, "mean", mean)
     if log_var is None:
         std = as_tensor(std, like=mean if isinstance(mean, Tensor) else x)
         log_var = 2 * ops.log(std)
@@ -171,13 +210,14 @@ def kl_normal(mu_q, log_var_q, mu_p=0.0, log_var_p=0.0, reduction="mean"):
              + (mu_q - mu_p)^2 exp(-log_var_p) - 1)
 
     Args:
-        mu_q, log_var_q: Tensors, q's mean and log-variance.
-        mu_p, log_var_p: p's (default the standard normal).
+        mu_q, log_var_q: Tensors of one shape, q's mean and log-variance.
+        mu_p, log_var_p: p's, broadcastable with them (default the standard normal).
         reduction: 'mean', 'sum', 'batchmean' or 'none'.
 
     Returns:
         The reduced KL, elementwise over the broadcast shape before reduction.
     """
+    _same_shape("kl_normal", "mu_q", mu_q, "log_var_q", log_var_q)
     log_var_p = as_tensor(log_var_p, like=log_var_q)
     d = mu_q - mu_p
     kl = 0.5 * (log_var_p - log_var_q + ops.exp(log_var_q - log_var_p) + d * d * ops.exp(-log_var_p) - 1)
@@ -196,6 +236,7 @@ def kl_standard_normal(mu, log_var, reduction="mean"):
     Returns:
         The reduced KL.
     """
+    _same_shape("kl_standard_normal", "mu", mu, "log_var", log_var)
     return _reduce(0.5 * (ops.exp(log_var) + mu * mu - 1 - log_var), reduction)
 
 

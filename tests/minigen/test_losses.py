@@ -1,10 +1,12 @@
 """minigen.nn.losses: a table of losses, each with a plain NumPy reference.
 
 Every entry is gradchecked (float64, all differentiable inputs) on several shapes
-including broadcasting, compared with its NumPy formula, and evaluated at extreme
+(broadcasting where a loss allows it: variances and a prior's parameters, never a
+prediction against its target), compared with its NumPy formula, and evaluated at extreme
 inputs (logits +-1000, log-variances / log-scales +-50) where values and gradients must
 stay finite.
 """
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,14 +96,14 @@ LOSSES = [
     LossInfo("mse", lambda p, t: L.mse(p, t, reduction="none"),
              lambda r: ([r.standard_normal((3, 4)), r.standard_normal((3, 4))], {}),
              lambda p, t: (p - t) ** 2),
-    LossInfo("mse-broadcast", lambda p, t: L.mse(p, t, reduction="none"),
-             lambda r: ([r.standard_normal((2, 3, 4)), r.standard_normal((4,))], {}),
+    LossInfo("mse-3d", lambda p, t: L.mse(p, t, reduction="none"),
+             lambda r: ([r.standard_normal((2, 3, 4)), r.standard_normal((2, 3, 4))], {}),
              lambda p, t: (p - t) ** 2),
     LossInfo("bce", lambda z, t: L.binary_cross_entropy_with_logits(z, t, reduction="none"),
              lambda r: ([3 * r.standard_normal((3, 4)), r.uniform(0, 1, (3, 4))], {}),
              lambda z, t: -(t * np.log(np_sigmoid(z)) + (1 - t) * np.log(1 - np_sigmoid(z)))),
-    LossInfo("bce-broadcast", lambda z, t: L.binary_cross_entropy_with_logits(z, t, reduction="none"),
-             lambda r: ([3 * r.standard_normal((2, 3, 4)), r.uniform(0, 1, (4,))], {}),
+    LossInfo("bce-3d-labels", lambda z, t: L.binary_cross_entropy_with_logits(z, t, reduction="none"),
+             lambda r: ([3 * r.standard_normal((2, 3, 4)), r.integers(0, 2, (2, 3, 4)).astype(float)], {}),
              lambda z, t: np_softplus(z) - t * z),
     LossInfo("cross_entropy", lambda z, target, axis: L.cross_entropy(z, target, axis, reduction="none"),
              lambda r: ([r.standard_normal((5, 4))], {"target": r.integers(0, 4, 5), "axis": 1}),
@@ -120,7 +122,7 @@ LOSSES = [
                          r.standard_normal((2, 1))], {}),
              lambda x, m, lv: 0.5 * (LOG_2PI + lv + (x - m) ** 2 / np.exp(lv))),
     LossInfo("gaussian_nll-std", lambda x, m, s: L.gaussian_nll(x, m, std=s, reduction="none"),
-             lambda r: ([r.standard_normal((2, 3)), r.standard_normal((3,)), r.uniform(0.5, 2, (2, 3))], {}),
+             lambda r: ([r.standard_normal((2, 3)), r.standard_normal((2, 3)), r.uniform(0.5, 2, (3,))], {}),
              lambda x, m, s: 0.5 * LOG_2PI + np.log(s) + 0.5 * ((x - m) / s) ** 2),
     LossInfo("kl_normal", lambda mq, lq, mp, lp: L.kl_normal(mq, lq, mp, lp, reduction="none"),
              lambda r: ([r.standard_normal((3, 4)), r.standard_normal((3, 4)), r.standard_normal((4,)),
@@ -302,3 +304,26 @@ def test_torch_oracle_losses():
         np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10)
         y.backward(), yt.backward()
         np.testing.assert_allclose(a.grad.data, at.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, call, shapes", [
+    ("mse", lambda a, b: L.mse(a, b), [(3,), (3, 1)]),
+    ("binary_cross_entropy_with_logits", lambda a, b: L.binary_cross_entropy_with_logits(a, b), [(4, 2), (2,)]),
+    ("gaussian_nll", lambda a, b: L.gaussian_nll(a, b, log_var=0.0), [(3,), (3, 1)]),
+    ("kl_standard_normal", lambda a, b: L.kl_standard_normal(a, b), [(5, 2), (5, 1)]),
+    ("kl_normal", lambda a, b: L.kl_normal(a, b), [(5, 2), (2,)]),
+])
+def test_prediction_and_target_shapes_must_agree(name, call, shapes):
+    """mse of (3,) and (3, 1) used to broadcast to (3, 3) and average the wrong thing."""
+    a, b = (Tensor(np.zeros(s), requires_grad=True) for s in shapes)
+    with pytest.raises(ValueError, match=re.escape(f"{name}: ") + ".*" + re.escape(str(shapes[0]))
+                       + ".*" + re.escape(str(shapes[1]))):
+        call(a, b)
+    assert L.mse(Tensor(np.ones(3)), 1.0).item() == 0.0          # a Python number is a constant target
+
+
+@pytest.mark.parametrize("target_shape", [(4,), (5, 1), (5, 3)])
+def test_cross_entropy_checks_the_label_shape(target_shape):
+    logits = Tensor(np.zeros((5, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=re.escape(f"shape (5,), got shape {target_shape}")):
+        L.cross_entropy(logits, np.zeros(target_shape, dtype=np.int64))
