@@ -12,7 +12,7 @@ from ._timing import geomean, run_cases, threads_note
 
 SUITES = {
     "autograd": ["minigen.bench.autograd_overhead"],
-    "kernels": ["minigen.bench.kernels_conv", "minigen.bench.kernels_fused"],
+    "kernels": ["minigen.bench.kernels_conv", "minigen.bench.kernels_fused", "minigen.bench.kernels_gpu"],
     "models": ["minigen.bench.models_vae", "minigen.bench.models_pixelcnn", "minigen.bench.models_realnvp"],
 }
 
@@ -26,6 +26,10 @@ def main(argv=None):
     p.add_argument("--only", default="", help="run only cases whose name contains this")
     p.add_argument("--json", default="", help="also write the rows to this JSON file")
     args = p.parse_args(argv)
+    if args.device != "cpu":
+        from kernels.backend import HAS_CUPY
+        if not HAS_CUPY:
+            p.error(f"--device {args.device} needs CuPy and a CUDA device, which this machine lacks")
 
     cases = []
     for modname in SUITES[args.suite]:
@@ -36,6 +40,9 @@ def main(argv=None):
             continue
         cases.extend(mod.cases(args.device))
     cases = [c for c in cases if args.only in c["name"]]
+    if args.device != "cpu":  # time finished GPU work: synchronise after each minigen call
+        from .kernels_gpu import synchronized
+        cases = [synchronized(c) for c in cases]
     print(threads_note())
     rows = run_cases(cases, repeat=args.repeat)
     g = geomean([r["ratio"] for r in rows if r["pass"] == "fwd+bwd"])
