@@ -34,6 +34,7 @@ Param groups (optional, as in PyTorch): pass a list of dicts instead of paramete
 group does not set take the optimiser's defaults. Schedules set ``group["lr"]``.
 """
 import math
+from numbers import Real
 
 import numpy as np
 
@@ -54,6 +55,10 @@ class Optimizer:
         params: an iterable of parameters, or of dicts ``{"params": [...], **hyper}``.
         defaults: hyper-parameter defaults, e.g. ``{"lr": 1e-3}``.
 
+    Raises:
+        ValueError: for no parameters, or a hyper-parameter outside ``RULES`` (lr <= 0, betas outside [0, 1), eps, weight_decay or
+            momentum < 0); the message names the argument, the value and what is allowed.
+
     Attributes:
         param_groups: list of dicts, each with ``"params"`` (a list of Tensors) and
             every hyper-parameter.
@@ -63,15 +68,23 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
+        name = type(self).__name__
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+            raise ValueError(f"{name}: params is empty; pass the parameters to train, e.g. "
+                             "model.parameters() of a model that has some")
         if not isinstance(params[0], dict):
             params = [{"params": params}]
         self.param_groups = []
         seen = set()
-        for group in params:
+        for k, group in enumerate(params):
+            where = f" (param group {k})" if len(params) > 1 else ""
             group = {**self.defaults, **group, "params": list(group["params"])}
+            if not group["params"]:
+                raise ValueError(f"{name}: params is empty{where}")
+            check_hyperparameters(name, group, where)
+            if "betas" in group:
+                group["betas"] = tuple(group["betas"])
             for p in group["params"]:
                 if not getattr(p, "requires_grad", False):
                     raise ValueError(f"{type(self).__name__}: a parameter of shape "
@@ -194,6 +207,40 @@ def _is_array(v):
 # ----------------------------------------------------------------------------- SGD
 
 
+# What each hyper-parameter may be, as PyTorch checks them (plus lr > 0: an lr of 0 or
+# less never trains, and -1 trains on NaN): name -> (test, the allowed values in words).
+RULES = {
+    "lr": (lambda v: v > 0 and math.isfinite(v), "a finite number > 0"),
+    "momentum": (lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0 (usually 0.9)"),
+    "weight_decay": (lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0"),
+    "eps": (lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0"),
+    "alpha": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "betas": (lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "a pair (beta1, beta2), each in [0, 1)"),
+}
+
+
+def check_hyperparameters(optimizer, group, where=""):
+    """ValueError naming the argument, its value and what is allowed (``RULES``).
+
+    Args:
+        optimizer: the optimiser's name, for the message.
+        group: a param group's hyper-parameters.
+        where: e.g. " (param group 1)".
+    """
+    for key, (ok, allowed) in RULES.items():
+        if key not in group:
+            continue
+        value = group[key]
+        try:
+            vals = tuple(value) if key == "betas" else (value,)
+            good = all(isinstance(v, Real) and not isinstance(v, bool) for v in vals) and \
+                ok(vals if key == "betas" else value)
+        except TypeError:  # betas that are not a sequence
+            good = False
+        if not good:
+            raise ValueError(f"{optimizer}: {key}={value!r}{where} is invalid; {key} must be {allowed}")
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 decay.
 
@@ -210,14 +257,14 @@ class SGD(Optimizer):
     Args:
         params: parameters or param groups.
         lr: learning rate.
-        momentum: momentum factor in [0, 1).
+        momentum: momentum factor >= 0 (usually 0.9).
         nesterov: use Nesterov's look-ahead form (needs momentum > 0).
         weight_decay: L2 coefficient ``wd``.
     """
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
         if nesterov and momentum <= 0:
-            raise ValueError("Nesterov momentum needs momentum > 0")
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0, got momentum={momentum!r}")
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov,
                                       weight_decay=weight_decay))
 
@@ -272,9 +319,7 @@ class Adam(Optimizer):
     decoupled = False  # AdamW sets True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def init_state(self, p, group):
         xp = get_array_module(p)

@@ -35,6 +35,12 @@ __all__ = ["Schedule", "ConstantLR", "StepLR", "CosineLR", "WarmupCosine", "get_
            "SCHEDULES", "EMA"]
 
 
+def _check(owner, name, value, ok, allowed):
+    """ValueError naming the argument, its value and what is allowed, unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{owner}: {name}={value!r} is invalid; {name} must be {allowed}")
+
+
 class Schedule:
     """Base class: ``factor(t)`` times each group's base learning rate.
 
@@ -106,8 +112,8 @@ class StepLR(Schedule):
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1):
-        if step_size < 1:
-            raise ValueError(f"step_size must be >= 1, got {step_size}")
+        _check("StepLR", "step_size", step_size, step_size >= 1, "an integer >= 1")
+        _check("StepLR", "gamma", gamma, gamma > 0, "> 0 (each decay multiplies the lr by it)")
         self.step_size, self.gamma = int(step_size), float(gamma)
         super().__init__(optimizer)
 
@@ -133,8 +139,8 @@ class CosineLR(Schedule):
     """
 
     def __init__(self, optimizer, total_steps, min_factor=0.0):
-        if total_steps < 1:
-            raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+        _check("CosineLR", "total_steps", total_steps, total_steps >= 1, "an integer >= 1")
+        _check("CosineLR", "min_factor", min_factor, 0 <= min_factor <= 1, "in [0, 1]")
         self.total_steps, self.min_factor = int(total_steps), float(min_factor)
         super().__init__(optimizer)
 
@@ -156,8 +162,10 @@ class WarmupCosine(Schedule):
     """
 
     def __init__(self, optimizer, warmup_steps, total_steps, min_factor=0.0):
-        if not 0 <= warmup_steps < total_steps:
-            raise ValueError(f"need 0 <= warmup_steps < total_steps, got {warmup_steps}, {total_steps}")
+        _check("WarmupCosine", "total_steps", total_steps, total_steps >= 1, "an integer >= 1")
+        _check("WarmupCosine", "warmup_steps", warmup_steps, 0 <= warmup_steps < total_steps,
+               f"an integer in [0, total_steps={total_steps})")
+        _check("WarmupCosine", "min_factor", min_factor, 0 <= min_factor <= 1, "in [0, 1]")
         self.warmup_steps, self.total_steps = int(warmup_steps), int(total_steps)
         self.min_factor = float(min_factor)
         super().__init__(optimizer)
@@ -214,8 +222,7 @@ class EMA:
     """
 
     def __init__(self, model, decay=0.999, warmup=False):
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1), got {decay}")
+        _check("EMA", "decay", decay, 0.0 <= decay < 1.0, "in [0, 1)")
         self.decay, self.warmup = float(decay), bool(warmup)
         self.params = _named(model)
         self.shadow = {name: p.data.copy() for name, p in self.params.items()}

@@ -5,6 +5,7 @@ no autograd is involved) and compares with the update rule computed here in floa
 Where PyTorch is installed, trajectories are also compared with ``torch.optim``.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -330,3 +331,56 @@ def test_ema_warmup_decay():
     assert ema.current_decay() == pytest.approx(1 / 10)
     ema.update()
     assert ema.current_decay() == pytest.approx(2 / 11)
+
+
+# ----------------------------------------------------------------------------- invalid hyper-parameters
+
+BAD_HYPER = [  # (optimizer, keyword arguments, the argument the message must name, what is allowed)
+    (SGD, dict(lr=-1), "lr=-1", "> 0"),                    # --lr -1 used to train on NaN
+    (SGD, dict(lr=0.0), "lr=0.0", "> 0"),
+    (Adam, dict(lr=float("nan")), "lr=nan", "finite"),
+    (Adam, dict(betas=(0.9, 1.0)), "betas=(0.9, 1.0)", "[0, 1)"),
+    (Adam, dict(betas=(-0.1, 0.999)), "betas=(-0.1, 0.999)", "[0, 1)"),
+    (AdamW, dict(betas=0.9), "betas=0.9", "pair"),
+    (Adam, dict(eps=-1e-8), "eps=-1e-08", ">= 0"),
+    (AdamW, dict(weight_decay=-0.01), "weight_decay=-0.01", ">= 0"),
+    (SGD, dict(lr=0.1, momentum=-0.5), "momentum=-0.5", ">= 0"),
+    (RMSprop, dict(momentum=-0.1), "momentum=-0.1", ">= 0"),
+    (RMSprop, dict(alpha=1.5), "alpha=1.5", "[0, 1)"),
+    (RMSprop, dict(lr="1e-3"), "lr='1e-3'", "> 0"),
+]
+
+
+@pytest.mark.parametrize("cls, kw, named, allowed", BAD_HYPER, ids=[f"{c.__name__}-{n}" for c, _, n, _ in BAD_HYPER])
+def test_invalid_hyperparameters_are_rejected_naming_argument_value_and_range(cls, kw, named, allowed):
+    with pytest.raises(ValueError) as e:
+        cls([_param(P0)], **kw)
+    msg = str(e.value)
+    assert msg.startswith(cls.__name__) and named in msg and allowed in msg
+
+
+def test_invalid_hyperparameter_in_a_param_group_names_the_group():
+    with pytest.raises(ValueError, match=r"lr=-0.1 \(param group 1\)"):
+        Adam([{"params": [_param(P0)]}, {"params": [_param(P0)], "lr": -0.1}])
+
+
+@pytest.mark.parametrize("params", [[], iter([]), [{"params": []}]])
+def test_empty_parameter_lists_are_rejected(params):
+    with pytest.raises(ValueError, match="params is empty"):
+        Adam(params)
+
+
+@pytest.mark.parametrize("make, named", [
+    (lambda o: StepLR(o, step_size=0), "step_size=0"),
+    (lambda o: StepLR(o, step_size=2, gamma=0.0), "gamma=0.0"),
+    (lambda o: StepLR(o, step_size=2, gamma=-0.5), "gamma=-0.5"),
+    (lambda o: CosineLR(o, total_steps=0), "total_steps=0"),
+    (lambda o: CosineLR(o, total_steps=5, min_factor=1.5), "min_factor=1.5"),
+    (lambda o: WarmupCosine(o, warmup_steps=5, total_steps=5), "warmup_steps=5"),
+    (lambda o: WarmupCosine(o, warmup_steps=-1, total_steps=5), "warmup_steps=-1"),
+    (lambda o: WarmupCosine(o, warmup_steps=1, total_steps=5, min_factor=-0.1), "min_factor=-0.1"),
+    (lambda o: EMA([_param(P0)], decay=1.0), "decay=1.0"),
+])
+def test_invalid_schedule_arguments_are_rejected(make, named):
+    with pytest.raises(ValueError, match=re.escape(named) + " is invalid"):
+        make(_opt())
