@@ -6,7 +6,7 @@
 
 No trainer, no magic: every line of a training loop is here. It prints the test
 accuracy, saves the loss curve and a grid of the test digits it gets wrong.
-``python -m minigen train mlp`` runs the same kind of model through the trainer
+``python -m minigen train mlp`` runs the same kind of model through the run layer
 (run folder, checkpoints, resume).
 
 Run:  python examples/02_mlp_digits.py [--epochs 30] [--out runs/02_mlp]

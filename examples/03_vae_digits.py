@@ -1,6 +1,6 @@
 """Step 03: a variational autoencoder on the 8x8 digits, and what its latent space holds.
 
-We train ``minigen.models.vae.VAE`` (Kingma & Welling 2014) with the plain loop a
+We train ``minigen.models.latent.vae.VAE`` (Kingma & Welling 2014) with the plain loop a
 student would write: Adam on minibatches of the training digits, the validation
 -ELBO after every epoch, the parameters of the best epoch kept (early stopping).
 Then we look at what it learned, in pictures written to ``out_dir``:
@@ -17,10 +17,16 @@ and the test -ELBO and the IWAE bound (Burda et al. 2016) of the kept parameters
 nats per image (a uniform model scores 64 log 17 = 181.33) and bits per dimension.
 Takes a minute or two on a laptop CPU.
 
-Run:  python examples/03_vae_digits.py [out_dir]
+The model states only its paper: ``loss(batch)`` is the minibatch -ELBO, and the base
+class's ``train_step`` runs zero_grad / backward / Adam step on it
+(minigen/models/base.py). ``python -m minigen train vae`` trains the same model through
+the run layer instead (run folder, checkpoints, resume, end-of-run report).
+
+Run:  python examples/03_vae_digits.py [--out runs/03_vae_digits]
+      python examples/03_vae_digits.py --tiny     (seconds: the smoke test's settings)
 """
+import argparse
 import os
-import sys
 import time
 from statistics import NormalDist
 
@@ -28,19 +34,20 @@ import numpy as np
 
 from minigen import plots
 from minigen.data import BatchLoader, get_dataset
-from minigen.models.vae import VAE
+from minigen.models.latent.vae import VAE
+from minigen.models.registry import TrainConfig
 
 
 def fit(model, train, val, epochs, patience, seed=0):
     """Adam on shuffled minibatches of 64; returns the per-epoch records, best parameters loaded."""
-    model.configure_optimizers(lr=1e-3)
     loader = BatchLoader(train.x, batch_size=64, rng=np.random.default_rng(seed))
+    model.configure_optimizers(TrainConfig(lr=1e-3, batch_size=64), total_steps=epochs * len(loader))
     best, best_state, records = np.inf, model.state_dict(), []
     for epoch in range(1, epochs + 1):
         model.train()
-        train_nelbo = np.mean([model.train_step(xb)["nelbo"] for xb in loader])
+        train_nelbo = np.mean([model.train_step(xb)["nelbo"] for xb in loader])   # loss() -> step
         model.eval()
-        val_nelbo = model.eval_step(val.x)["nelbo"]           # fixed noise: comparable across epochs
+        val_nelbo = model.eval_step(val.x)["nelbo"]   # common random numbers: comparable across epochs
         records.append({"epoch": epoch, "train/nelbo": float(train_nelbo), "val/nelbo": val_nelbo})
         if val_nelbo < best:
             best, best_epoch, best_state = val_nelbo, epoch, model.state_dict()
@@ -60,7 +67,7 @@ def main(tiny=False, out_dir="runs/03_vae_digits"):
     print("VAE 64-256-256-(16+16), 16-256-256-64x17 logits (categorical pixels, estimator B)")
     model = VAE(latent_dim=16, hidden=hidden, likelihood="categorical", rng=0)
     records = fit(model, train, val, epochs, patience)
-    result = model.evaluate(test.x, k, np.random.default_rng(1))     # k samples per test digit
+    result = model.bounds(test.x, k, np.random.default_rng(1))       # k samples per test digit
     nelbo, nll = result["nelbo"].mean(), result["nll_iwae"].mean()
     print(f"  test -ELBO {nelbo:.2f} nats ({model.bits_per_dim(nelbo):.4f} bits/dim), "
           f"IWAE-{k} NLL bound {nll:.2f} nats ({model.bits_per_dim(nll):.4f} bits/dim)")
@@ -93,4 +100,8 @@ def main(tiny=False, out_dir="runs/03_vae_digits"):
 
 
 if __name__ == "__main__":
-    main(out_dir=sys.argv[1] if len(sys.argv) > 1 else "runs/03_vae_digits")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tiny", action="store_true", help="seconds-long settings (smoke test)")
+    p.add_argument("--out", default="runs/03_vae_digits", help="folder for the PNG files")
+    args = p.parse_args()
+    main(tiny=args.tiny, out_dir=args.out)

@@ -1,6 +1,6 @@
 """Step 06: PixelCNN on 8x8 digits: masked convolutions, an exact likelihood, sampling pixel by pixel.
 
-PixelCNN (minigen/models/pixelcnn.py) models an image as a product of conditionals in
+PixelCNN (minigen/models/autoregressive/pixelcnn.py) models an image as a product of conditionals in
 raster order, p(x) = prod_i p(x_i | x_<i), each a 17-way categorical over the digits'
 levels 0..16. Masked convolutions (minigen/nn/masked.py, kernels/taps.py) make the
 network's output at pixel i depend on pixels before i only. This example
@@ -11,10 +11,16 @@ network's output at pixel i depend on pixels before i only. This example
    stacked masked convolutions leave ([2] in the PixelCNN docstring);
 2. trains the digits-reference architecture with Adam, evaluating the validation NLL
    after every epoch and keeping the best weights, and reports the test NLL in nats per
-   image and bits/dim next to two baselines computed here: the uniform model and
-   independent per-pixel categoricals with add-one smoothing;
+   image and bits/dim next to two baselines: the uniform model and independent
+   per-pixel categoricals with add-one smoothing (counted here by hand, and checked
+   against the registered ``independent`` model, minigen/models/classical/independent.py);
 3. saves a grid of samples (drawn one pixel at a time) and the completion of test
    digits whose lower half is hidden: originals, occluded inputs, completions.
+
+The model file holds only the paper (``logits`` and the masks); the likelihood, the
+loss, sampling and completion are the autoregressive family's
+(minigen/models/autoregressive/base.py), and ``train_step`` is the base class's
+zero_grad / backward / step on ``loss(batch)`` (minigen/models/base.py).
 
 The full reference protocol (100-epoch cap, patience 20) is
 ``python -m minigen train pixelcnn --config digits-reference``; this example trains
@@ -31,17 +37,18 @@ import time
 import numpy as np
 
 from autograd import Tensor
-from kernels.taps import pixelcnn_taps, taps_to_mask
+from autograd.ops import taps
 from minigen.data import BatchLoader, get_dataset
 from minigen.models import build_model
-from minigen.models.pixelcnn import PixelCNN
+from minigen.models.autoregressive.pixelcnn import PixelCNN
+from minigen.models.registry import TrainConfig
 from minigen.plots import completions, image_grid
 
 
 def show_masks():
     """Print 7x7 mask A and 3x3 mask B as the layers use them (1 = live tap)."""
     for k, kind in ((7, "A"), (3, "B")):
-        mask = taps_to_mask(pixelcnn_taps(k, kind), k).astype(int)
+        mask = taps.taps_to_mask(taps.pixelcnn_taps(k, kind), k).astype(int)   # kernels/taps.py
         print(f"{k}x{k} mask {kind} ({mask.sum()} of {k * k} taps live):")
         print("\n".join("    " + " ".join(map(str, row)) for row in mask))
 
@@ -81,14 +88,14 @@ def fit(model, train_x, val_x, epochs, batch_size, lr, seed=0):
     Returns:
         ``(best validation NLL, best epoch)``; the model holds the best weights on return.
     """
-    model.configure_optimizers(lr=lr)
     loader = BatchLoader(train_x, batch_size=batch_size, rng=np.random.default_rng(seed))
+    model.configure_optimizers(TrainConfig(lr=lr, batch_size=batch_size), total_steps=epochs * len(loader))
     best, best_epoch, best_state = math.inf, 0, None
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
         model.train()
         for xb in loader:
-            model.train_step(xb)
+            model.train_step(xb)                       # loss(xb) -> zero_grad, backward, Adam step
         val = model.eval().eval_step(val_x)
         if val["nll"] < best:
             best, best_epoch, best_state = val["nll"], epoch, model.state_dict()
@@ -118,6 +125,8 @@ def main(tiny=False, out_dir="runs/06_pixelcnn", epochs=None):
     m = model.eval_step(test.x)
     uniform = D * math.log(L)
     independent = independent_baseline(train.x, test.x, L)
+    counted = build_model("independent", rng=0).fit(train)          # the same baseline, registered
+    assert abs(-counted.log_prob(test.x).mean() - independent) < 1e-6
     print(f"best epoch {best_epoch} (val NLL {best:.3f})")
     print(f"test NLL {m['nll']:.2f} nats per image ({m['bpd']:.4f} bits/dim); baselines: "
           f"uniform {uniform:.2f}, independent pixels {independent:.2f}")

@@ -1,8 +1,8 @@
 """PixelCNN training-step benchmark: minigen against the same model in PyTorch CPU.
 
 Run with ``python -m minigen.bench models --only PixelCNN``. The model is
-``minigen.models.pixelcnn.PixelCNN`` at MNIST size (PERFORMANCE.md, "PixelCNN step
-(batch 64)"), identical in both frameworks, float32, NCHW:
+``minigen.models.autoregressive.pixelcnn.PixelCNN`` at MNIST size (docs/performance.md,
+"PixelCNN step (batch 64)"), identical in both frameworks, float32, NCHW:
 
     data       x (64, 1, 28, 28), integer levels 0..L-1 (L = LEVELS), input x / (L - 1)
     layer 1    7x7 conv mask A, 1 -> 64                       (24 of 49 taps live)
@@ -30,10 +30,11 @@ N, H, W, HIDDEN, BLOCKS, LEVELS = 64, 28, 28, 64, 5, 2
 
 
 def _minigen_setup():
-    from minigen.models.pixelcnn import PixelCNN
+    from minigen.models.autoregressive.pixelcnn import PixelCNN
+    from minigen.models.registry import TrainConfig
     model = PixelCNN(data_shape=(1, H, W), num_levels=LEVELS, hidden=HIDDEN, num_blocks=BLOCKS,
                      head=HIDDEN, rng=0)
-    model.configure_optimizers(lr=1e-3)
+    model.configure_optimizers(TrainConfig(lr=1e-3), total_steps=1)
     return model
 
 

@@ -1,6 +1,7 @@
 """RealNVP training-step benchmark: minigen against the same model in PyTorch CPU.
 
-Run with ``python -m minigen.bench models --only RealNVP``. The model (PERFORMANCE.md,
+Run with ``python -m minigen.bench models --only RealNVP``. The model
+(``minigen.models.flows.realnvp.RealNVP`` with MLP couplings; docs/performance.md,
 "RealNVP step"), identical in both frameworks, float32:
 
     data       x (256, 784), uniform in [0, 1), continuous (no dequantisation, no logit)
@@ -30,10 +31,11 @@ N, D, HIDDEN, COUPLINGS = 256, 784, 1024, 4
 
 
 def _minigen_setup():
-    from minigen.models.realnvp import RealNVP
+    from minigen.models.flows.realnvp import RealNVP
+    from minigen.models.registry import TrainConfig
     model = RealNVP(data_shape=(D,), num_levels=None, couplings=COUPLINGS, hidden=HIDDEN,
                     conditioner="mlp", rng=0)
-    model.configure_optimizers(lr=1e-3)
+    model.configure_optimizers(TrainConfig(lr=1e-3), total_steps=1)
     return model
 
 

@@ -1,8 +1,8 @@
 """VAE training-step benchmark: minigen against the same model in PyTorch CPU.
 
 Run with ``python -m minigen.bench models --only VAE``. The model is
-``minigen.models.vae.VAE`` at the size of Kingma & Welling's MNIST experiments
-(PERFORMANCE.md, "MLP VAE step (batch 128)"), identical in both frameworks, float32:
+``minigen.models.latent.vae.VAE`` at the size of Kingma & Welling's MNIST experiments
+(docs/performance.md, "MLP VAE step (batch 128)"), identical in both frameworks, float32:
 
     data       x (128, 1, 28, 28), binary (0/1)
     encoder    Linear 784->400, ReLU, Linear 400->40 = (mu, log sigma^2) of J = 20
@@ -29,10 +29,11 @@ N, D, HIDDEN, LATENT = 128, 784, 400, 20
 
 
 def _minigen_setup():
-    from minigen.models.vae import VAE
+    from minigen.models.latent.vae import VAE
+    from minigen.models.registry import TrainConfig
     model = VAE(data_shape=(1, 28, 28), num_levels=2, latent_dim=LATENT, hidden=(HIDDEN,),
                 likelihood="bernoulli", estimator="B", rng=0)
-    model.configure_optimizers(lr=1e-3)
+    model.configure_optimizers(TrainConfig(lr=1e-3), total_steps=1)
     return model
 
 
