@@ -22,13 +22,14 @@ a torn file.
 import json
 import os
 import uuid
+import zipfile
 
 import numpy as np
 
-from kernels.backend import as_numpy, is_cupy
+from autograd import as_numpy, is_cupy
 
 __all__ = ["save_checkpoint", "load_checkpoint", "atomic_write", "flatten_state", "unflatten_state",
-           "generator_states", "set_generator_states"]
+           "generator_states", "set_generator_states", "CheckpointError"]
 
 META_KEY = "__meta__"
 FORMAT = "minigen-checkpoint-1"
@@ -150,16 +151,27 @@ def load_checkpoint(path):
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is not a minigen checkpoint.
+        CheckpointError: the file is truncated, corrupted or not a minigen checkpoint;
+            the message names the file.
     """
-    with np.load(os.fspath(path), allow_pickle=False) as z:
-        if META_KEY not in z.files:
-            raise ValueError(f"{path} is not a minigen checkpoint (no {META_KEY} entry)")
-        meta = json.loads(str(z[META_KEY]))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
-        arrays = {k: z[k] for k in z.files if k != META_KEY}
-    return unflatten_state(meta["state"], arrays)
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            if META_KEY not in z.files:
+                raise CheckpointError(f"{path} is not a minigen checkpoint (no {META_KEY} entry)")
+            meta = json.loads(str(z[META_KEY]))
+            if meta.get("format") != FORMAT:
+                raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
+            arrays = {k: z[k] for k in z.files if k != META_KEY}
+        return unflatten_state(meta["state"], arrays)
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as err:
+        if isinstance(err, (FileNotFoundError, CheckpointError)):
+            raise
+        raise CheckpointError(f"{path} is truncated or corrupted and cannot be read "
+                              f"({type(err).__name__}: {err})") from err
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read (truncated, corrupted, or not a checkpoint)."""
 
 
 # ----------------------------------------------------------------------------- generators

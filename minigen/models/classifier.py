@@ -25,14 +25,13 @@ import contextlib
 
 import numpy as np
 
-from autograd import Tensor, no_grad
+from autograd import Tensor, get_array_module, no_grad
 from autograd import functional as F
-from kernels.backend import get_array_module
 
 from ..nn import Dropout, Linear
 from ..nn.losses import cross_entropy
-from . import register
-from .base import GenerativeModel
+from .base import GenerativeModel, check_positive
+from .registry import Preset, TrainConfig, register
 
 
 def smoothed_cross_entropy(logits, y, smoothing=0.0):
@@ -112,26 +111,27 @@ class MLPClassifier(GenerativeModel):
     is_generative = False
     default_preset = "digits-reference"
     presets = {
-        "digits-reference": {"model": {"hidden": 512, "dropout": 0.2, "label_smoothing": 0.1,
-                                       "augment": True},
-                             "train": {"data": "digits", "epochs": 150, "batch_size": 64, "lr": 2e-3,
-                                       "ema_decay": 0.998}},
-        "digits-plain": {"model": {"hidden": 128, "dropout": 0.0, "label_smoothing": 0.0,
-                                   "augment": False},
-                         "train": {"data": "digits", "epochs": 30, "batch_size": 64, "lr": 3e-3}},
+        "digits-reference": Preset(model=dict(hidden=512, dropout=0.2, label_smoothing=0.1, augment=True),
+                                   train=TrainConfig(data="digits", epochs=150, batch_size=64, lr=2e-3,
+                                                     ema_decay=0.998)),
+        "digits-plain": Preset(model=dict(hidden=128, dropout=0.0, label_smoothing=0.0, augment=False),
+                               train=TrainConfig(data="digits", epochs=30, batch_size=64, lr=3e-3)),
     }
 
     def __init__(self, in_features=64, hidden=512, num_classes=10, dropout=0.2, label_smoothing=0.1,
-                 augment=True, rng=None):
+                 augment=True, rng=None, dtype=np.float32):
         super().__init__(rng)
-        self.fc1 = Linear(in_features, hidden, rng=self.rng)
+        check_positive(in_features=in_features, hidden=hidden, num_classes=num_classes)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout={dropout!r} is not allowed: dropout must be in [0, 1)")
+        self.fc1 = Linear(in_features, hidden, rng=self.rng, dtype=dtype)
         self.drop = Dropout(dropout, rng=self.rng)
-        self.fc2 = Linear(hidden, num_classes, rng=self.rng)
+        self.fc2 = Linear(hidden, num_classes, rng=self.rng, dtype=dtype)
         self.label_smoothing, self.augment = label_smoothing, augment
 
     def forward(self, x):
         """Args: x (B, ...) with prod(...) = in_features. Returns: logits (B, num_classes)."""
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.fc1.weight.dtype))
         h = self.drop(self.fc1(x.reshape(len(x), -1)).relu())  # (B, hidden)
         return self.fc2(h)                                      # (B, num_classes)
 
@@ -142,17 +142,14 @@ class MLPClassifier(GenerativeModel):
         accuracy = float((logits.data.argmax(axis=-1) == y).mean())
         return {"loss": loss, "accuracy": accuracy}
 
-    def train_step(self, batch):
-        """One optimiser step on a batch ``(x, y)``; returns loss and accuracy of the batch."""
+    def loss(self, batch):
+        """The smoothed cross-entropy of a batch ``(x, y)`` (warped when ``augment``); metrics:
+        the plain cross-entropy and the accuracy."""
         x, y = self.split_batch(batch)
         if self.augment:
             x = random_affine(x, self.rng)
-        opt = self.optimizers["main"]
-        opt.zero_grad()
         logits = self(x)
-        smoothed_cross_entropy(logits, y, self.label_smoothing).backward()
-        opt.step()
-        return self._metrics(logits, y)
+        return smoothed_cross_entropy(logits, y, self.label_smoothing), self._metrics(logits, y)
 
     def _averaged(self):
         """The EMA weights while evaluating, when the run keeps an average."""

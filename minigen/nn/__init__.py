@@ -5,6 +5,8 @@
     norm.py           BatchNorm1d / BatchNorm2d, LayerNorm, GroupNorm
     recurrent.py      LSTMCell, LSTM, GRUCell
     conv.py           Conv2d, ConvTranspose2d, AvgPool2d, MaxPool2d, Upsample (kernels/conv)
+    masked.py         MaskedConv2d (PixelCNN), CausalConv1d (WaveNet): fused live-tap kernels
+    flows.py          bijections: Flow, FlowSequence, Squeeze, ActNorm, LogitTransform, AffineCoupling
     init.py           initialisers, each naming its paper (``nn.init.xavier_uniform``, ...)
     losses.py         losses and log-densities (``nn.losses.cross_entropy``, ...)
     distributions.py  Normal, Bernoulli, Categorical
@@ -15,6 +17,9 @@ through their modules (``nn.losses``, ``nn.init``), distributions both ways.
 from . import distributions, init, losses
 from .distributions import Bernoulli, Categorical, Normal
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Upsample
+from .flows import (ActNorm, AffineCoupling, Flow, FlowSequence, LogitTransform, Squeeze, channel_mask,
+                    checkerboard_mask)
+from .masked import CausalConv1d, MaskedConv2d
 from .layers import (ELU, GELU, Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
                      ReLU, Reshape, Sigmoid, Softmax, Softplus, Tanh)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
@@ -27,5 +32,8 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
            "LSTMCell", "LSTM", "GRUCell",
            "Conv2d", "ConvTranspose2d", "AvgPool2d", "MaxPool2d", "Upsample",
+           "MaskedConv2d", "CausalConv1d",
+           "Flow", "FlowSequence", "Squeeze", "ActNorm", "LogitTransform", "AffineCoupling",
+           "checkerboard_mask", "channel_mask",
            "Normal", "Bernoulli", "Categorical",
            "init", "losses", "distributions"]

@@ -27,7 +27,7 @@ from autograd import Tensor, as_tensor, ops
 from autograd import functional as F
 
 __all__ = ["mse", "binary_cross_entropy_with_logits", "cross_entropy", "take_along_axis",
-           "log_normal_pdf", "gaussian_nll", "kl_normal", "kl_standard_normal",
+           "log_normal_pdf", "standard_normal_log_prob", "gaussian_nll", "kl_normal", "kl_standard_normal",
            "discretized_logistic_log_prob", "discretized_logistic_nll",
            "discretized_mix_logistic_log_prob", "discretized_mix_logistic_nll"]
 
@@ -176,6 +176,22 @@ def log_normal_pdf(x, mean, log_var):
     log_var = as_tensor(log_var, like=like)
     d = x - mean
     return -0.5 * (LOG_2PI + log_var + d * d * ops.exp(-log_var))
+
+
+def standard_normal_log_prob(z):
+    """``log_normal_pdf(z, 0, 0)`` summed over all but the batch axis, with the constant
+    hoisted out of the sum (the prior of a flow)::
+
+        log N(z; 0, I) = -0.5 sum_i z_i^2 - 0.5 D log(2 pi)
+
+    Args:
+        z: Tensor (N, ...).
+
+    Returns:
+        Tensor (N,).
+    """
+    z = z.reshape(len(z), -1)                                    # (N, D)
+    return -0.5 * (z * z).sum(axis=1) - 0.5 * z.shape[1] * LOG_2PI
 
 
 def gaussian_nll(x, mean, log_var=None, std=None, reduction="mean"):

@@ -1,12 +1,10 @@
 """Layers on the fused kernels: PixelCNN's masked convolution, WaveNet's causal convolution,
-RealNVP's affine coupling.
+(RealNVP's affine coupling is a bijection: ``nn/flows.py``).
 
 * ``MaskedConv2d`` [1, 2]: a convolution whose mask is *structural*: the layer holds the
   list of live taps (``kernels.taps``) and computes only those, so a masked weight entry
   is never used and gets exactly zero gradient (no ``weight.data *= mask``).
 * ``CausalConv1d`` [3]: output t sees inputs t, t-d, ..., t-d*(K-1).
-* ``AffineCoupling`` [4]: ``y = b*x + (1-b)*(x*exp(s) + t)`` with ``(s_raw, t) = net(b*x)``,
-  ``s = scale*tanh(s_raw)``, in one fused pass; checkerboard or channel masks ``b``.
 
 Initialisation is PyTorch's default (``init.default_uniform``): weights and biases
 uniform in +-1/sqrt(fan_in) with fan_in = Cin * KH * KW over the *full* kernel, masked
@@ -18,20 +16,17 @@ References:
     [2] van den Oord et al. Conditional Image Generation with PixelCNN Decoders. 2016.
         https://arxiv.org/abs/1606.05328 (Section 2.2).
     [3] van den Oord et al. WaveNet. 2016. https://arxiv.org/abs/1609.03499 (Section 2.1).
-    [4] Dinh et al. Density estimation using Real NVP. 2017. https://arxiv.org/abs/1605.08803
-        (Section 3.3, eq. 6-9).
 """
 import numpy as np
 
 from autograd.ops import taps as T
 from autograd.ops.causal_conv1d import causal_conv1d
-from autograd.ops.coupling import affine_coupling, affine_coupling_inverse
 from autograd.ops.masked_conv import masked_conv2d
 
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["MaskedConv2d", "CausalConv1d", "AffineCoupling", "checkerboard_mask", "channel_mask"]
+__all__ = ["MaskedConv2d", "CausalConv1d"]
 
 
 class MaskedConv2d(Module):
@@ -128,66 +123,3 @@ class CausalConv1d(Module):
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"dilation={self.dilation}, bias={self.bias is not None}")
-
-
-def checkerboard_mask(height, width, parity=0):
-    """b ``(1, H, W)``: 1 (kept) where ``(h + w + parity)`` is even ([4] Figure 3, left)."""
-    h, w = np.indices((height, width))
-    return ((h + w + parity) % 2 == 0).astype(np.float32)[None]          # (1, H, W)
-
-
-def channel_mask(channels, parity=0, ndim=3):
-    """b: 1 (kept) on the first C/2 channels, the last C/2 when ``parity`` is 1 ([4] Figure 3, right).
-
-    Shape ``(C, 1, 1)`` for images (``ndim=3``), ``(C,)`` for vectors (``ndim=1``).
-    """
-    b = (np.arange(channels) < channels // 2).astype(np.float32)
-    b = b if parity == 0 else 1 - b
-    return b.reshape((channels,) + (1,) * (ndim - 1))
-
-
-class AffineCoupling(Module):
-    """RealNVP affine coupling layer [4] eq. (9), fused: forward is data -> latent.
-
-    ``(s_raw, t) = net(b * x)``, ``s = scale * tanh(s_raw)`` (a learned per-channel
-    scale bounds the log-scale), then::
-
-        y = b*x + (1-b)*(x*exp(s) + t),     log|det dy/dx| = sum_i (1-b_i) s_i
-
-    ``b`` (1 = kept) is a checkerboard (``checkerboard_mask``) or channel mask
-    (``channel_mask``); the inverse reuses ``net(b*y)`` since ``b*y = b*x``.
-
-    Args:
-        net: a Module mapping ``b*x`` (N, C, ...) to the pair ``(s_raw, t)``, each like x.
-        mask: b, one sample's shape or with a leading batch axis of 1 (``(1, C, H, W)``).
-        channels: C (or D for vectors): the scale is per channel.
-        scale: learn the tanh bound (RealNVP's ``scale``); False uses ``s = s_raw``.
-        dtype: parameter and mask dtype.
-    """
-
-    def __init__(self, net, mask, channels, scale=True, dtype=np.float32):
-        super().__init__()
-        self.net = net
-        mask = np.asarray(mask, dtype=dtype)
-        self.register_buffer("b", mask)
-        # a leading 1 is a batch axis only on (1, D) vector or (1, C, H, W) image masks;
-        # checkerboard_mask's (1, H, W) is one image's mask, broadcast over channels
-        batched = mask.ndim in (2, 4) and mask.shape[0] == 1
-        sample_ndim = mask.ndim - 1 if batched else mask.ndim
-        self.scale = Parameter(np.ones((channels,) + (1,) * (sample_ndim - 1), dtype)) if scale else None
-
-    def _mask(self, x):
-        b = self.b.data
-        return b.reshape(b.shape[1:]) if b.ndim == x.ndim else b         # one sample's shape
-
-    def forward(self, x):
-        """Args: x (N, ...). Returns: ``(y, log_det_J)`` with log_det_J (N,)."""
-        b = self._mask(x)
-        s_raw, t = self.net(x * b)
-        return affine_coupling(x, s_raw, t, self.scale, b)
-
-    def inverse(self, y):
-        """Args: y (N, ...). Returns: x with ``forward(x)[0] == y``."""
-        b = self._mask(y)
-        s_raw, t = self.net(y * b)
-        return affine_coupling_inverse(y, s_raw, t, self.scale, b)[0]

@@ -1,4 +1,4 @@
-"""``python -m minigen``: list, train (and --resume), eval, sample, bench, and clear errors.
+"""``python -m minigen``: list, train (and --resume), eval, sample, reproduce, bench, and clear errors.
 
 Each command runs in a fresh interpreter, as a user would run it; OPENBLAS_NUM_THREADS=1
 keeps the tiny matmuls from spin-waiting on a busy 2-core machine.
@@ -16,9 +16,9 @@ from minigen.checkpoint import load_checkpoint
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def minigen(*args, cwd):
+def minigen(*args, cwd, **env_vars):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+           "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg", **env_vars}
     return subprocess.run([sys.executable, "-m", "minigen", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -26,12 +26,14 @@ def minigen(*args, cwd):
 def test_list(tmp_path):
     r = minigen("list", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "mlp" in r.stdout and "digits-reference (default)" in r.stdout
+    assert "mlp" in r.stdout and "--config digits-reference (default)" in r.stdout
     assert "digits" in r.stdout and "moons" in r.stdout
+    assert "``" not in r.stdout                                   # plain text, not reST
 
 
 def test_help_has_examples(tmp_path):
-    for args in (["--help"], ["train", "--help"], ["sample", "--help"], ["eval", "--help"]):
+    for args in (["--help"], ["train", "--help"], ["sample", "--help"], ["eval", "--help"],
+                 ["reproduce", "--help"]):
         r = minigen(*args, cwd=tmp_path)
         assert r.returncode == 0 and "python -m minigen" in r.stdout and "example" in r.stdout, args
 
@@ -40,8 +42,21 @@ def test_help_has_examples(tmp_path):
     (["train", "nope"], "unknown model 'nope'; registered models: "),
     (["train", "mlp", "--config", "nope"], "no preset 'nope'"),
     (["train", "mlp", "--data", "nope"], "unknown data set 'nope'"),
-    (["train", "mlp", "--early-stopping", "val/loss"], "METRIC:PATIENCE"),
+    (["train", "mlp", "--early-stopping", "val/loss"], "early_stopping='val/loss' is not allowed"),
     (["eval", "no-such-dir"], "not a run folder"),
+    (["train", "mlp", "--epochs", "0"], "epochs=0 is not allowed: epochs must be an integer >= 1"),
+    (["train", "mlp", "--epochs", "-3"], "epochs=-3 is not allowed"),
+    (["train", "mlp", "--steps", "0"], "steps=0 is not allowed"),
+    (["train", "mlp", "--eval-every", "0"], "eval_every=0 is not allowed"),
+    (["train", "mlp", "--lr", "-1"], "lr=-1.0 is not allowed: lr must be a finite number > 0"),
+    (["train", "mlp", "--threads", "0"], "--threads 0 is not allowed"),
+    (["train", "vae", "--set", "latent_dim=-1"], "latent_dim=-1 is not allowed"),
+    (["train", "vae", "--set", "nonsense=3"], "no setting 'nonsense'; valid settings: "),
+    (["train", "vae", "--schedule", "cosin"], "schedule='cosin' is not allowed: schedule must be one of"),
+    (["train", "mlp", "--resume", "--out", "no-such-run"], "holds no run"),
+    (["sample", "x", "--n", "0"], "--n 0 is not allowed"),
+    (["sample", "x", "--n", "-4"], "--n -4 is not allowed"),
+    (["reproduce", "nope"], "no README figure for nope"),
 ])
 def test_clear_errors(tmp_path, args, message):
     r = minigen(*args, cwd=tmp_path)
@@ -49,8 +64,18 @@ def test_clear_errors(tmp_path, args, message):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("value", ["refrence", "gpu"])
+def test_a_wrong_kernel_choice_is_a_clear_error(tmp_path, value):
+    from autograd import HAS_CUPY
+    if value == "gpu" and HAS_CUPY:
+        pytest.skip("this machine has CuPy and a GPU")
+    r = minigen("list", cwd=tmp_path, MINIGEN_KERNELS=value)
+    assert r.returncode != 0 and "MINIGEN_KERNELS" in r.stderr, r.stderr
+    assert ("reference" in r.stderr and "cpu" in r.stderr) if value == "refrence" else "CuPy" in r.stderr
+
+
 def test_cuda_without_cupy_is_a_clear_error(tmp_path):
-    from kernels.backend import HAS_CUPY
+    from autograd import HAS_CUPY
     if HAS_CUPY:
         pytest.skip("this machine has CuPy and a GPU")
     r = minigen("train", "mlp", "--device", "cuda", "--steps", "1", cwd=tmp_path)
@@ -67,7 +92,7 @@ def test_train_resume_eval_sample(tmp_path):
     assert "steps: 32 (2 epochs)" in r.stdout and "best val/accuracy" in r.stdout
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "val/accuracy" in r] == [16, 32]
-    assert json.loads((run / "config.json").read_text())["model"]["model"] == "mlp"
+    assert json.loads((run / "config.json").read_text())["model"] == "mlp"
 
     again = minigen("train", "mlp", "--epochs", "2", "--out", "tmp", cwd=tmp_path)
     assert again.returncode == 2 and "--resume" in again.stderr
@@ -84,12 +109,40 @@ def test_train_resume_eval_sample(tmp_path):
 
     r = minigen("eval", "tmp", "--split", "test", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "mlp on digits/test (447 examples" in r.stdout and "accuracy" in r.stdout
+    assert "mlp on digits, best parameters: test (447 examples): " in r.stdout and "accuracy" in r.stdout
     scores = json.loads((run / "eval_test.json").read_text())
     assert 0.5 < scores["accuracy"] <= 1.0
 
     r = minigen("sample", "tmp", cwd=tmp_path)
     assert r.returncode == 2 and "not a generative model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_every_model_prints_its_test_figure_and_eval_reproduces_it(tmp_path):
+    """The end-of-run report is printed and written by the run layer for every model; eval
+    gives the same numbers (its --k / --draws default to the report's); sample never
+    overwrites the training's samples.png."""
+    for model in ("pixelcnn", "vae", "realnvp"):
+        r = minigen("train", model, "--config", "digits-tiny", "--steps", "2", "--out", model,
+                    "--no-progress", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "test (447 examples" in r.stdout, (model, r.stdout)
+        report = json.loads((tmp_path / model / "test_metrics.json").read_text())
+        r = minigen("eval", model, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        again = json.loads((tmp_path / model / "eval_test.json").read_text())
+        assert {k: v for k, v in again.items() if k not in ("split", "which")} == \
+            {k: v for k, v in report.items() if k != "split"}, model
+    r = minigen("eval", "vae", "--k", "3", cwd=tmp_path)
+    assert r.returncode == 0 and "k 3" in r.stdout, r.stderr
+    r = minigen("eval", "realnvp", "--draws", "1", cwd=tmp_path)
+    assert r.returncode == 0 and "draws 1" in r.stdout, r.stderr
+    r = minigen("eval", "pixelcnn", "--k", "3", cwd=tmp_path)
+    assert r.returncode == 2 and "no report option --k" in r.stderr, r.stderr
+    before = (tmp_path / "vae" / "samples.png").read_bytes()
+    r = minigen("sample", "vae", "--n", "4", "--seed", "3", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "vae" / "samples.png").read_bytes() == before
+    assert np.load(tmp_path / "vae" / "sample_seed3.npy").shape == (4, 1, 8, 8)
 
 
 def test_bench_is_forwarded(tmp_path):

@@ -3,7 +3,7 @@ import numpy as np
 
 from autograd import Tensor, rng as make_rng
 from minigen import nn
-from minigen.nn.masked import AffineCoupling, channel_mask, checkerboard_mask
+from minigen.nn.flows import AffineCoupling, channel_mask, checkerboard_mask
 
 
 class _Net(nn.Module):

@@ -1,5 +1,6 @@
-"""The training loop: checkpoints (atomic, exact), bit-identical resume, early stopping,
-and the mlp classifier reaching 95 % test accuracy on digits."""
+"""The run layer and the loop: checkpoints (atomic, exact, a previous one to fall back to),
+bit-identical resume, early stopping, a non-finite loss, settings resolution, and the mlp
+classifier reaching 95 % test accuracy on digits."""
 import json
 import os
 import time
@@ -7,11 +8,14 @@ import time
 import numpy as np
 import pytest
 
-from minigen.checkpoint import flatten_state, load_checkpoint, save_checkpoint
-from minigen.data import Dataset, get_dataset
-from minigen.models import GenerativeModel, build_model, get_model, get_preset, list_models, register
+import minigen
+from minigen.checkpoint import CheckpointError, flatten_state, load_checkpoint, save_checkpoint
+from minigen.data import BatchLoader, Dataset, get_dataset
+from minigen.loop import Loop, NonFiniteLossError
+from minigen.models import (GenerativeModel, Preset, TrainConfig, build_model, get_model, get_preset,
+                            list_models, register, resolve)
 from minigen.nn import Parameter
-from minigen.train import evaluate, load_run, train
+from minigen.run import RunFolder, load_run, train
 
 
 @pytest.fixture(autouse=True)
@@ -83,9 +87,7 @@ class Killed(Exception):
     pass
 
 
-def _tiny_mlp():
-    # augmentation and dropout draw from the model's generator: resume must restore it
-    return build_model("mlp", "digits-reference", rng=np.random.default_rng([0, 0]), hidden=32)
+MLP = dict(model_kwargs={"hidden": 32}, progress=False, figures=False)
 
 
 def _records(run_dir):
@@ -94,20 +96,22 @@ def _records(run_dir):
 
 
 def test_resume_is_bit_identical(tmp_path):
-    kw = dict(steps=40, eval_every=8, checkpoint_every=8, progress=False, figures=False, seed=5,
-              optim={"lr": 3e-3, "schedule": "cosine", "ema_decay": 0.9})
-    straight = _tiny_mlp()
-    train(straight, "digits", out_dir=str(tmp_path / "a"), **kw)
+    """Augmentation and dropout draw from the model's generator, the schedule and the EMA
+    have state: a run killed between checkpoints and resumed ends bit-identical."""
+    kw = dict(steps=40, eval_every=8, checkpoint_every=8, seed=5, lr=3e-3, schedule="cosine",
+              ema_decay=0.9, **MLP)
+    straight = train("mlp", out=str(tmp_path / "a"), **kw).model
 
     def kill_at_21(step, record):   # dies after the checkpoint of step 16, with 5 steps logged past it
         if step == 21:
             raise Killed
 
     with pytest.raises(Killed):
-        train(_tiny_mlp(), "digits", out_dir=str(tmp_path / "b"), on_step=kill_at_21, **kw)
+        train("mlp", out=str(tmp_path / "b"), on_step=kill_at_21, **kw)
     assert load_checkpoint(tmp_path / "b" / "checkpoint.npz")["step"] == 16
-    resumed = _tiny_mlp()                                  # new objects, as in a new process
-    result = train(resumed, "digits", out_dir=str(tmp_path / "b"), resume=True, **kw)
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.prev.npz")["step"] == 8
+    result = train("mlp", out=str(tmp_path / "b"), resume=True, **MLP)   # settings from config.json
+    resumed = result.model
     assert result.step == 40
     for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
         assert np.array_equal(a.data, b.data), name
@@ -126,11 +130,51 @@ def test_resume_is_bit_identical(tmp_path):
 
 
 def test_existing_run_needs_resume(tmp_path):
-    kw = dict(steps=2, progress=False, figures=False, out_dir=str(tmp_path))
-    train(_tiny_mlp(), "digits", **kw)
+    kw = dict(steps=2, out=str(tmp_path), **MLP)
+    train("mlp", **kw)
     with pytest.raises(FileExistsError, match="resume"):
-        train(_tiny_mlp(), "digits", **kw)
-    assert train(_tiny_mlp(), "digits", resume=True, **kw).step == 2      # already done: no-op
+        train("mlp", **kw)
+    assert train("mlp", resume=True, **kw).step == 2                  # already done: no-op
+
+
+def test_resume_errors_instead_of_silently_changing_the_run(tmp_path):
+    """--resume on a folder with no run, with another preset, or with another architecture."""
+    with pytest.raises(FileNotFoundError, match="holds no run"):
+        train("mlp", out=str(tmp_path / "nothing"), resume=True, **MLP)
+    train("mlp", "digits-plain", out=str(tmp_path), steps=2, **MLP)
+    with pytest.raises(ValueError, match="digits-plain.*not 'digits-reference'"):
+        train("mlp", "digits-reference", out=str(tmp_path), resume=True, **MLP)
+    with pytest.raises(ValueError, match="keeps its architecture"):
+        train("mlp", out=str(tmp_path), resume=True, progress=False, model_kwargs={"hidden": 64})
+    with pytest.raises(ValueError, match="holds a 'mlp' model"):
+        train("vae", out=str(tmp_path), resume=True, progress=False)
+
+
+def test_a_corrupted_checkpoint_is_named_and_resume_falls_back_to_the_previous(tmp_path):
+    kw = dict(steps=8, eval_every=4, out=str(tmp_path), **MLP)
+    train("mlp", **kw)
+    run = RunFolder(tmp_path)
+    with open(run.checkpoint, "r+b") as f:                        # truncate the latest checkpoint
+        f.truncate(100)
+    with pytest.raises(CheckpointError, match="checkpoint.npz is truncated or corrupted"):
+        load_checkpoint(run.checkpoint)
+    with pytest.warns(UserWarning, match="resuming from the previous checkpoint"):
+        result = train("mlp", resume=True, **{**kw, "steps": 12})
+    assert result.step == 12
+    assert [r["step"] for r in _records(tmp_path) if "train/loss" in r] == list(range(1, 13))
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="lr=-1 is not allowed"):
+        TrainConfig(lr=-1)
+    kw = dict(out=str(tmp_path), eval_every=4, progress=False)
+    train("vae", "digits-tiny", steps=4, **kw)                      # a good checkpoint at step 4
+    with pytest.raises(NonFiniteLossError, match=r"step \d+: the .* not finite.*learning rate \(1e\+20\)"
+                                                 r".*checkpoint.npz, step 4\) is kept"):
+        train("vae", resume=True, steps=40, lr=1e20, **kw)          # resumed with an absurd rate
+    state = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert state["step"] == 4
+    assert all(np.isfinite(v).all() for v in state["model"].values())
 
 
 # ----------------------------------------------------------------------------- early stopping
@@ -156,8 +200,12 @@ class Scripted(GenerativeModel):
 def test_early_stopping_keeps_best_parameters(tmp_path):
     ds = Dataset(np.zeros((16, 2), np.float32), None, "zeros", "train")
     model = Scripted()
-    result = train(model, ds, val_data=ds, steps=100, batch_size=4, eval_every=4,
-                   early_stopping=("val/loss", 2), out_dir=str(tmp_path), progress=False, figures=False)
+    config = TrainConfig(steps=100, batch_size=4, eval_every=4, early_stopping="val/loss:2")
+    run = RunFolder(tmp_path)
+    run.open_metrics()
+    loader = BatchLoader(ds.x, batch_size=4, rng=np.random.default_rng(0))
+    result = Loop(model, loader, ds, config, run, progress=False)()
+    run.close()
     assert result.stopped_early and result.step == 16          # evals: 5, 3 (best), 4, 6 -> stop
     assert result.best == {"metric": "val/loss", "mode": "min", "value": 3.0, "step": 8}
     assert model.w.data[0] == 8                                 # the best parameters are back
@@ -178,10 +226,63 @@ def test_registry():
         register("mlp")(Scripted)
     model = build_model("mlp", "digits-plain", rng=0, hidden=16)
     assert model.fc1.weight.shape == (16, 64)
-    assert model.config == {"model": "mlp", "preset": "digits-plain", "kwargs": {
+    assert model.config == {"model": "mlp", "preset": "digits-plain", "model_kwargs": {
         "hidden": 16, "dropout": 0.0, "label_smoothing": 0.0, "augment": False}}
-    with pytest.raises(NotImplementedError, match="not a generative model"):
-        model.sample(4, np.random.default_rng(0))
+
+
+def test_unknown_settings_are_errors_listing_the_valid_ones():
+    with pytest.raises(TypeError, match="no setting 'nonsense'; valid settings: .*augment.*hidden"):
+        build_model("mlp", nonsense=3)
+    with pytest.raises(TypeError, match="TrainConfig has no setting 'epoch'; valid settings: .*epochs"):
+        TrainConfig().replace(epoch=3)
+
+    class Misspelt(Scripted):
+        presets = {"p": Preset(model={"widht": 3})}
+    with pytest.raises(TypeError, match="preset 'p'.*'widht'"):
+        register("misspelt")(Misspelt)
+    with pytest.raises(TypeError, match="must be a Preset"):
+        Misspelt.presets = {"p": {"model": {}}}
+        register("misspelt")(Misspelt)
+    assert "misspelt" not in list_models()
+
+
+@pytest.mark.parametrize("setting,value", [("epochs", 0), ("epochs", -3), ("steps", 0), ("eval_every", 0),
+                                           ("batch_size", 0), ("lr", 0.0), ("lr", float("nan")),
+                                           ("schedule", "cosin"), ("device", "gpu"),
+                                           ("early_stopping", "val/nll"), ("ema_decay", 1.5)])
+def test_invalid_settings_name_the_setting_the_value_and_what_is_allowed(setting, value):
+    with pytest.raises(ValueError, match=f"{setting}=.* is not allowed: {setting} must be"):
+        TrainConfig(**{setting: value})
+
+
+@pytest.mark.parametrize("name,kwargs,bad", [("vae", {"latent_dim": -1}, "latent_dim"),
+                                             ("pixelcnn", {"hidden": 0}, "hidden"),
+                                             ("realnvp", {"couplings": 0}, "couplings"),
+                                             ("vae", {"hidden": [32, -4]}, "hidden")])
+def test_invalid_model_arguments_are_errors(name, kwargs, bad):
+    with pytest.raises(ValueError, match=f"{bad}=.* is not allowed"):
+        build_model(name, **kwargs)
+
+
+def test_settings_resolve_flag_then_resumed_run_then_preset_then_default():
+    preset, kwargs, config = resolve("vae", "digits-tiny", {"lr": 0.5, "epochs": None})
+    assert (preset, kwargs, config.lr, config.epochs, config.batch_size) == ("digits-tiny", {}, 0.5, 3, 64)
+    saved = {"model": "vae", "preset": "digits-tiny", "model_kwargs": {"latent_dim": 4},
+             "train": {**TrainConfig(epochs=7, lr=0.25).to_dict(), "early_stopping": ["val/nelbo", 3]}}
+    preset, kwargs, config = resolve("vae", None, {"epochs": 9}, None, saved)
+    assert (preset, kwargs, config.epochs, config.lr) == ("digits-tiny", {"latent_dim": 4}, 9, 0.25)
+    assert config.early_stopping == ("val/nelbo", 3)
+    assert resolve("vae")[0] == "digits-reference"                          # the default preset
+    assert resolve("mlp", None)[2] == get_preset("mlp", "digits-reference").train
+
+
+def test_python_and_command_line_share_the_presets_recipe(tmp_path):
+    """minigen.train("mlp", preset=...) trains with the preset's recipe, like the CLI."""
+    result = minigen.train("mlp", preset="digits-plain", out=str(tmp_path), steps=3, progress=False,
+                           figures=False)
+    config = json.load(open(tmp_path / "config.json"))
+    assert config["train"]["lr"] == 3e-3 == result.model.optimizers["main"].lr
+    assert config["preset"] == "digits-plain" and config["model_kwargs"]["hidden"] == 128
 
 
 def test_random_affine_is_a_warp():
@@ -200,18 +301,16 @@ def test_random_affine_is_a_warp():
 
 
 def test_mlp_reaches_95_percent_on_digits_test_within_a_minute(tmp_path):
-    preset = get_preset("mlp", "digits-reference")["train"]     # what `python -m minigen train mlp` runs
-    model = build_model("mlp", "digits-reference", rng=np.random.default_rng([0, 0]))
     start = time.perf_counter()
-    result = train(model, "digits", epochs=preset["epochs"], batch_size=preset["batch_size"],
-                   optim={"lr": preset["lr"], "ema_decay": preset["ema_decay"]}, out_dir=str(tmp_path),
-                   seed=0, progress=False)
+    result = train("mlp", "digits-reference", out=str(tmp_path), progress=False)   # = python -m minigen train mlp
     seconds = time.perf_counter() - start
-    test = evaluate(model, get_dataset("digits", "test", view="scaled"))
+    model = result.model
+    test = model.evaluate(get_dataset("digits", "test", view="scaled"))
+    assert result.report["accuracy"] == test["accuracy"]
     print(f"mlp digits: test accuracy {test['accuracy']:.4f}, {result.step} steps in {seconds:.1f} s")
     assert test["accuracy"] >= 0.95
     assert seconds < 60
     assert (tmp_path / "curves.png").stat().st_size > 0
     reloaded, config = load_run(str(tmp_path), which="last")
-    assert config["data"] == "digits"
-    assert evaluate(reloaded, get_dataset("digits", "test", view="scaled")) == test
+    assert config["train"]["data"] == "digits"
+    assert reloaded.evaluate(get_dataset("digits", "test", view="scaled")) == test

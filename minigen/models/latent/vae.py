@@ -48,23 +48,19 @@ References:
         models", ICLR 2016, §3.1. https://arxiv.org/abs/1511.01844
 """
 import enum
-import functools
-import json
 import math
-import os
-import zlib
 
 import numpy as np
 
-from autograd import Tensor, no_grad, ops
+from autograd import Tensor, as_numpy, device_of, no_grad, ops, to_device
 from autograd import functional as F
-from kernels.backend import device_of, to_device
 
-from ..nn import losses
-from ..nn.distributions import Bernoulli, Categorical
-from . import register
+from ...nn import losses
+from ...nn.distributions import Bernoulli, Categorical
+from ..base import CRC, check_positive
+from ..registry import Preset, TrainConfig, register
 from ._vae_nets import build_networks
-from .base import GenerativeModel
+from .base import LatentVariableModel
 
 __all__ = ["VAE", "Likelihood", "Estimator"]
 
@@ -82,12 +78,16 @@ class Estimator(enum.Enum):
     B = "B"   # eq. 7: analytic KL plus Monte Carlo reconstruction term
 
 
-_REFERENCE = {"data_shape": (1, 8, 8), "num_levels": 17, "latent_dim": 16, "hidden": (256, 256),
-              "architecture": "mlp", "likelihood": "categorical", "estimator": "B", "num_samples": 1}
+_REFERENCE = dict(data_shape=(1, 8, 8), num_levels=17, latent_dim=16, hidden=(256, 256), architecture="mlp",
+                  likelihood="categorical", estimator="B", num_samples=1)
+_DIGITS_RECIPE = TrainConfig(data="digits", epochs=200, early_stopping=("val/nelbo", 20), batch_size=64,
+                             lr=1e-3, seed=0)
+_MNIST = dict(data_shape=(1, 28, 28), num_levels=256, latent_dim=20, hidden=(400,), test_samples=100)
+_MNIST_RECIPE = TrainConfig(epochs=50, early_stopping=("val/nelbo", 5), batch_size=128, lr=1e-3, seed=0)
 
 
 @register("vae")
-class VAE(GenerativeModel):
+class VAE(LatentVariableModel):
     """VAE with an MLP or convolutional encoder/decoder and a choice of decoder likelihood.
 
     Args:
@@ -99,12 +99,11 @@ class VAE(GenerativeModel):
             channel counts of the conv networks.
         architecture: "mlp" or "conv".
         likelihood: "categorical", "bernoulli" or "gaussian" (``Likelihood``).
-        estimator: "A" or "B" (``Estimator``), used by ``train_step``.
-        num_samples: S, latent samples per example in ``train_step``.
+        estimator: "A" or "B" (``Estimator``), used by ``loss``.
+        num_samples: S, latent samples per example in ``loss``.
         eval_samples: k, latent samples per example in ``eval_step``.
         eval_iwae: whether ``eval_step`` also reports -L_k, the IWAE bound with those k.
-        test_samples: k of the test report that ``figures`` writes at the end of a run
-            (0: none).
+        test_samples: k of the end-of-run report (``report``; 0: the eval_step figures).
         rng: generator (or seed) for the initial weights and the training noise.
         dtype: float dtype of the parameters.
     """
@@ -112,31 +111,30 @@ class VAE(GenerativeModel):
     dataset_view = "raw"
     best_metric = ("val/nelbo", "min")
     default_preset = "digits-reference"
+    eval_key = (CRC, 6)
     presets = {
-        "digits-reference": {"model": {**_REFERENCE, "test_samples": 1000}, "train": {
-            "data": "digits", "epochs": 200, "early_stopping": "val/nelbo:20", "batch_size": 64,
-            "lr": 1e-3, "seed": 0}},
-        "digits-tiny": {"model": {**_REFERENCE, "latent_dim": 4, "hidden": (32,), "test_samples": 10},
-                        "train": {"data": "digits", "epochs": 3, "batch_size": 64, "lr": 3e-3, "seed": 0}},
-        "digits-conv": {"model": {**_REFERENCE, "architecture": "conv", "hidden": (32, 64),
-                                  "test_samples": 1000},
-                        "train": {"data": "digits", "epochs": 200, "early_stopping": "val/nelbo:20",
-                                  "batch_size": 64, "lr": 1e-3, "seed": 0}},
-        "mnist-bernoulli": {"model": {"data_shape": (1, 28, 28), "num_levels": 256, "latent_dim": 20,
-                                      "hidden": (400,), "likelihood": "bernoulli", "test_samples": 100},
-                            "train": {"data": "mnist", "epochs": 50, "early_stopping": "val/nelbo:5",
-                                      "batch_size": 128, "lr": 1e-3, "seed": 0}},
-        "fashion-mnist-gaussian": {"model": {"data_shape": (1, 28, 28), "num_levels": 256, "latent_dim": 20,
-                                             "hidden": (400,), "likelihood": "gaussian", "test_samples": 100},
-                                   "train": {"data": "fashion-mnist", "epochs": 50,
-                                             "early_stopping": "val/nelbo:5", "batch_size": 128,
-                                             "lr": 1e-3, "seed": 0}},
+        "digits-reference": Preset(model=dict(_REFERENCE, test_samples=1000), train=_DIGITS_RECIPE,
+                                   about="the README's VAE: -ELBO 97.17, IWAE-1000 94.91 nats"),
+        "digits-tiny": Preset(model=dict(_REFERENCE, latent_dim=4, hidden=(32,), test_samples=10),
+                              train=TrainConfig(data="digits", epochs=3, batch_size=64, lr=3e-3, seed=0)),
+        "digits-conv": Preset(model=dict(_REFERENCE, architecture="conv", hidden=(32, 64), test_samples=1000),
+                              train=_DIGITS_RECIPE),
+        "mnist-bernoulli": Preset(model=dict(_MNIST, likelihood="bernoulli"),
+                                  train=_MNIST_RECIPE.replace(data="mnist")),
+        "fashion-mnist-gaussian": Preset(model=dict(_MNIST, likelihood="gaussian"),
+                                         train=_MNIST_RECIPE.replace(data="fashion-mnist")),
     }
 
     def __init__(self, data_shape=(1, 8, 8), num_levels=17, latent_dim=16, hidden=(256, 256),
                  architecture="mlp", likelihood="categorical", estimator="B", num_samples=1,
                  eval_samples=1, eval_iwae=False, test_samples=0, rng=None, dtype=np.float32):
         super().__init__(rng)
+        check_positive(data_shape=data_shape, latent_dim=latent_dim, hidden=hidden, num_samples=num_samples,
+                       eval_samples=eval_samples)
+        if num_levels is not None and (not isinstance(num_levels, int) or num_levels < 2):
+            raise ValueError(f"num_levels={num_levels!r} is not allowed: an integer >= 2, or None")
+        if not isinstance(test_samples, int) or test_samples < 0:
+            raise ValueError(f"test_samples={test_samples!r} is not allowed: an integer >= 0")
         self.data_shape, self.num_levels = tuple(data_shape), num_levels
         self.D, self.latent_dim = math.prod(self.data_shape), latent_dim
         self.likelihood, self.estimator = Likelihood(likelihood), Estimator(estimator)
@@ -274,7 +272,7 @@ class VAE(GenerativeModel):
         """The ELBO estimate of each example, a Tensor (N,) in nats (arguments: ``elbo_terms``)."""
         return self.elbo_terms(x, estimator, num_samples, rng, eps)[0]
 
-    def log_weights(self, x, k, rng=None, max_rows=8192):
+    def log_weights(self, x, k, rng=None, max_rows=8192, eps=None):
         """k samples z_i ~ q(z|x) per example and what the bounds need from them.
 
         The samples are decoded ``max_rows // N`` at a time; under ``no_grad`` only the
@@ -285,6 +283,7 @@ class VAE(GenerativeModel):
             k: number of samples.
             rng: generator of the samples (default ``self.rng``).
             max_rows: most latent samples decoded at once.
+            eps: fixed noise (k, N, J) instead of drawing it (z_i = mu + sigma * eps_i).
 
         Returns:
             ``(log_px, log_w, kl)``: log p(x|z_i) and the log importance weights
@@ -296,21 +295,23 @@ class VAE(GenerativeModel):
         mu, log_var = self.encode(x_in)                                   # (N, J) each
         chunk, log_px, log_w = max(1, max_rows // x_in.shape[0]), [], []
         for start in range(0, k, chunk):
-            z = self.reparameterize(mu, log_var, self._noise(None, rng, min(chunk, k - start), mu))
+            s = min(chunk, k - start)
+            noise = None if eps is None else eps[start:start + s]
+            z = self.reparameterize(mu, log_var, self._noise(noise, rng, s, mu))       # (s, N, J)
             log_px.append(self.log_p_x_given_z(target, z))                    # (s, N)
             log_w.append(log_px[-1] + self.log_p_z(z) - self.log_q_z_given_x(z, mu, log_var))
         kl = self.kl_divergence(mu, log_var)                              # (N,)
         return ops.concatenate(log_px, axis=0), ops.concatenate(log_w, axis=0), kl
 
-    def iwae_bound(self, x, k, rng=None, max_rows=8192):
+    def iwae_bound(self, x, k, rng=None, max_rows=8192, eps=None):
         """The importance-weighted bound ([2] eq. 8) ``L_k = logsumexp_i log w_i - log k``.
 
         Arguments as ``log_weights``. Returns: Tensor (N,), float64, in nats.
         """
-        log_w = self.log_weights(x, k, rng, max_rows)[1].astype(np.float64)   # (k, N)
+        log_w = self.log_weights(x, k, rng, max_rows, eps)[1].astype(np.float64)   # (k, N)
         return F.logsumexp(log_w, axis=0) - math.log(k)
 
-    def evaluate(self, x, k, rng=None, max_rows=8192):
+    def bounds(self, x, k, rng=None, max_rows=8192, eps=None):
         """-ELBO (estimator B) and -L_k of each example from the same k samples, no gradient.
 
         Arguments as ``log_weights``.
@@ -320,56 +321,69 @@ class VAE(GenerativeModel):
             ``rec = -1/k sum_i log p(x|z_i)`` and ``nelbo = rec + kl``.
         """
         with no_grad():
-            log_px, log_w, kl = (t.data.astype(np.float64) for t in self.log_weights(x, k, rng, max_rows))
+            log_px, log_w, kl = (as_numpy(t.data).astype(np.float64)
+                                 for t in self.log_weights(x, k, rng, max_rows, eps))
             rec = -log_px.mean(axis=0)
             nll = -F.logsumexp(Tensor(log_w), axis=0).data + math.log(k)
         return {"nelbo": rec + kl, "rec": rec, "kl": kl, "nll_iwae": nll}
 
-    def bits_per_dim(self, nats):
-        """Nats per example -> bits per dimension: nats / (D log 2)."""
-        return nats / (self.D * math.log(2.0))
-
-    # -- the GenerativeModel protocol -------------------------------------------------------
-    def train_step(self, batch):
-        """One step of AEVB ([1] Algorithm 1): ascend the minibatch ELBO with the optimiser.
+    # -- the protocol (models/base.py) ------------------------------------------------------
+    def loss(self, batch):
+        """-ELBO of a batch ([1] Algorithm 1: AEVB ascends the minibatch ELBO).
 
         Returns:
-            ``{"loss": -ELBO, "nelbo", "bpd", "rec": -E log p(x|z), "kl"}``, batch means in nats.
+            ``(-mean ELBO, {"nelbo", "bpd", "rec": -E log p(x|z), "kl"})``, nats per example.
         """
-        x, _ = self.split_batch(batch)
-        opt = self.optimizers["main"]
-        opt.zero_grad()
-        elbo, log_px, kl = self.elbo_terms(x)
+        elbo, log_px, kl = self.elbo_terms(self.split_batch(batch)[0])
         loss = -elbo.mean()                                    # eq. 8 divided by N: per-example
-        loss.backward()
-        opt.step()
-        nelbo = loss.item()
-        return {"loss": nelbo, "nelbo": nelbo, "bpd": self.bits_per_dim(nelbo),
-                "rec": -float(log_px.data.mean()), "kl": float(kl.data.mean())}
-
-    def eval_rng(self, x):
-        """The generator of an evaluation of batch ``x``: seeded by the batch's bytes, so an
-        evaluation repeated after each epoch sees the same noise (common random numbers)
-        and its changes come from the parameters alone."""
-        return np.random.default_rng([zlib.crc32(np.ascontiguousarray(to_device(x, "cpu")).tobytes()), 6])
+        nelbo = float(as_numpy(loss.data))
+        return loss, {"nelbo": nelbo, "bpd": self.bits_per_dim(nelbo),
+                      "rec": -float(as_numpy(log_px.data).mean()), "kl": float(as_numpy(kl.data).mean())}
 
     def eval_step(self, batch):
-        """-ELBO (estimator B) and, if ``eval_iwae``, -L_k, with k = ``eval_samples``.
+        """-ELBO (estimator B) and, if ``eval_iwae``, -L_k, with k = ``eval_samples``, on the
+        batch's common random numbers (``eval_rng``).
 
         Returns:
             ``{"nelbo", "bpd", "rec", "kl"}`` and ``{"nll_iwae", "bpd_iwae"}``: nats per
             example (bits per dimension), averaged over the batch.
         """
-        x, _ = self.split_batch(batch)
-        x = x.data if isinstance(x, Tensor) else x
-        r = self.evaluate(x, self.eval_samples, self.eval_rng(x))
-        r = {name: float(v.mean()) for name, v in r.items()}
+        x = self.split_batch(batch)[0]
+        r = {name: float(v.mean()) for name, v in self.bounds(x, self.eval_samples, self.eval_rng(x)).items()}
         out = {"nelbo": r["nelbo"], "bpd": self.bits_per_dim(r["nelbo"]), "rec": r["rec"], "kl": r["kl"]}
         if self.eval_iwae:
             out.update(nll_iwae=r["nll_iwae"], bpd_iwae=self.bits_per_dim(r["nll_iwae"]))
         return out
 
-    # -- pictures: samples, reconstructions, interpolations --------------------------------
+    def report(self, split, rng=None, k=None):
+        """-ELBO and the IWAE-k NLL bound of a whole split, from the same k samples per example.
+
+        The samples come from ``default_rng([k, 7])`` (common random numbers: the same k
+        always draws the same noise, so ``python -m minigen eval`` reproduces the figure
+        printed at the end of training); ``rng`` is not used.
+
+        Args:
+            split: a ``Dataset``.
+            rng: unused (see above).
+            k: importance samples (default ``test_samples``; 0: the eval_step averages).
+
+        Returns:
+            ``{"examples", "k", "nelbo", "bpd", "nll_iwae", "bpd_iwae"}``, nats per example.
+        """
+        k = self.test_samples if k is None else k
+        if not k:
+            return super().report(split, rng)
+        check_positive(k=k)
+        r = self.bounds(split.x, k, np.random.default_rng([k, 7]))
+        nelbo, nll = float(r["nelbo"].mean()), float(r["nll_iwae"].mean())
+        return {"examples": len(split), "k": k, "nelbo": nelbo, "bpd": self.bits_per_dim(nelbo),
+                "nll_iwae": nll, "bpd_iwae": self.bits_per_dim(nll)}
+
+    # -- pictures (the family base draws them: latent/base.py) -------------------------------
+    def sample_unit(self):
+        """Raw levels per unit of [0, 1]: L - 1 (1 for binarised or continuous data)."""
+        return 1 if self.likelihood is Likelihood.BERNOULLI or not self.num_levels else self.num_levels - 1
+
     def decode_mean(self, z):
         """The mean of p(x|z) in [0, 1] for latent codes z (N, J): images (N, *data_shape)."""
         with no_grad():
@@ -414,77 +428,4 @@ class VAE(GenerativeModel):
     def posterior_mean(self, x):
         """mu(x), the mean of q(z|x), as an array (N, J): the code of each example."""
         with no_grad():
-            return self.encode(self.data_view(x, self.eval_rng(x))[0])[0].data
-
-    def reconstruct(self, x):
-        """Decoder means at the posterior means: images (N, *data_shape) in [0, 1]."""
-        return self.decode_mean(self.posterior_mean(x))
-
-    def interpolate(self, x_a, x_b, steps=8):
-        """Decoder means along the straight line from mu(x_a) to mu(x_b).
-
-        Returns:
-            (N, steps, *data_shape) in [0, 1]: row i goes from x_a[i] to x_b[i].
-        """
-        z_a, z_b = self.posterior_mean(x_a), self.posterior_mean(x_b)         # (N, J) each
-        t = np.linspace(0.0, 1.0, steps, dtype=z_a.dtype)[None, :, None]        # (1, steps, 1)
-        z = (1 - t) * z_a[:, None] + t * z_b[:, None]                          # (N, steps, J)
-        images = self.decode_mean(z.reshape(-1, self.latent_dim))              # (N*steps, C, H, W)
-        return images.reshape((len(z_a), steps) + self.data_shape)
-
-    # -- the end of a run: pictures and the test report ---------------------------------------
-    def figures(self, run_dir, rng):
-        """Pictures and, if ``test_samples``, the test report of a finished run.
-
-        The trainer calls this with the kept (best) parameters loaded. It writes
-        ``samples.png`` and, when the run's data set (from ``run_dir/config.json``) fits
-        the model, for its test split: ``reconstructions.png``, ``interpolation.png``,
-        ``latent_scatter.png`` (mu(x) coloured by label) and ``test_metrics.json`` with
-        -ELBO and -L_k (k = ``test_samples``) in nats per example and bits per dimension,
-        which it also prints.
-
-        Returns:
-            The paths written.
-        """
-        from .. import plots
-        join = functools.partial(os.path.join, run_dir)
-        unit = 1 if self.likelihood is Likelihood.BERNOULLI or not self.num_levels else self.num_levels - 1
-        grid = np.concatenate([self.sample(32, rng, mean=True), self.sample(32, rng) / unit])
-        paths = [plots.image_grid(grid, join("samples.png"), nrow=16,
-                                  title="Prior samples: decoder means (top), draws (bottom)")]
-        test = _test_split(run_dir, self.data_shape)
-        if test is None:
-            return paths
-        x, y = test.x[:2000], None if test.y is None else test.y[:2000]
-        paths.append(plots.reconstructions(x[:16], self.reconstruct(x[:16]), join("reconstructions.png"),
-                                           title="Test examples and their reconstructions"))
-        line = self.interpolate(x[16:24], x[24:32], steps=10)                  # (8, 10, C, H, W)
-        paths.append(plots.image_grid(line.reshape((-1,) + self.data_shape), join("interpolation.png"),
-                                      nrow=10, title="Decoded codes between pairs of test examples"))
-        paths.append(plots.latent_scatter(self.posterior_mean(x), y, join("latent_scatter.png"),
-                                          title="mu(x) of test examples"))
-        if self.test_samples:
-            k = self.test_samples
-            r = self.evaluate(test.x, k, np.random.default_rng([k, 7]))
-            nelbo, nll = float(r["nelbo"].mean()), float(r["nll_iwae"].mean())
-            report = {"split": "test", "examples": len(test.x), "k": k, "nelbo": nelbo,
-                      "bpd": self.bits_per_dim(nelbo), "nll_iwae": nll, "bpd_iwae": self.bits_per_dim(nll)}
-            with open(join("test_metrics.json"), "w") as f:
-                json.dump(report, f, indent=2)
-            paths.append(join("test_metrics.json"))
-            print(f"test ({len(test.x)} examples): -ELBO {nelbo:.4f} nats ({report['bpd']:.4f} bits/dim), "
-                  f"IWAE-{k} NLL bound {nll:.4f} nats ({report['bpd_iwae']:.4f} bits/dim)")
-        return paths
-
-
-def _test_split(run_dir, data_shape):
-    """The test split of the run's data set (named in run_dir/config.json), or None if it is
-    unknown, missing or of another shape."""
-    from ..data import get_dataset
-    try:
-        with open(os.path.join(run_dir, "config.json")) as f:
-            name = json.load(f).get("data")
-        test = get_dataset(name, "test")
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
-    return test if tuple(test.shape) == tuple(data_shape) else None
+            return as_numpy(self.encode(self.data_view(x, self.eval_rng(x))[0])[0].data)

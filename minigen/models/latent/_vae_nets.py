@@ -26,13 +26,9 @@ import numpy as np
 
 from autograd import ops
 
-from ..nn.layers import Linear
-from ..nn.module import Module, ModuleList
-
-try:  # convolutions are optional: the MLP networks need nothing but Linear
-    from ..nn.conv import Conv2d, ConvTranspose2d
-except ImportError:  # pragma: no cover - depends on which layers are installed
-    Conv2d = ConvTranspose2d = None
+from ...nn.conv import Conv2d, ConvTranspose2d
+from ...nn.layers import Linear
+from ...nn.module import Module, ModuleList
 
 __all__ = ["MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "build_networks"]
 
@@ -166,9 +162,6 @@ def build_networks(architecture, data_shape, latent_dim, hidden, params_per_pixe
         return (MLPEncoder(data_shape, latent_dim, hidden, rng=rng, dtype=dtype),
                 MLPDecoder(data_shape, latent_dim, decoder_hidden, params_per_pixel, rng=rng, dtype=dtype))
     if architecture == "conv":
-        if Conv2d is None:
-            raise ImportError("architecture='conv' needs minigen.nn.conv (Conv2d, ConvTranspose2d), "
-                              "which is not installed; use architecture='mlp'")
         if len(data_shape) != 3 or data_shape[1] % 4 or data_shape[2] % 4:
             raise ValueError(f"architecture='conv' needs images (C, H, W) with H and W multiples of 4, "
                              f"got {tuple(data_shape)}")

@@ -1,0 +1,1 @@
+"""The autoregressive family: its base class and one file per model."""

@@ -1,0 +1,1 @@
+"""The classical family: its base class and one file per model."""

@@ -1,0 +1,1 @@
+"""The flows family: its base class and one file per model."""

@@ -1,0 +1,1 @@
+"""The latent family: its base class and one file per model."""

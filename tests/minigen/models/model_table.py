@@ -1,0 +1,60 @@
+"""The model table: one row per registered model, the op table's twin for models.
+
+Each row gives a tiny configuration (seconds on a CPU) and tags; ``test_contracts.py``
+runs the contracts of every tag on every row that carries it, and fails when a
+registered model has no row. Tags:
+
+    gradient        trained by gradients of ``loss``: float64 gradcheck, learning by Adam
+    sampler         ``sample(n, rng)`` gives examples of the data's shape
+    autoregressive  the Jacobian of the conditionals matches ``dependency_mask()``
+    flow            x -> z -> x round trip and log-det against a numerical log|det J|
+    exact           ``log_prob`` sums to 1 by enumeration on a tiny instance (``exact``)
+    bound           ELBO <= IWAE_k <= IWAE_2k on average
+
+A new model adds one row here.
+"""
+from dataclasses import dataclass, field
+
+__all__ = ["Row", "ROWS", "row_ids"]
+
+
+@dataclass
+class Row:
+    """One registered model in the contract tests.
+
+    Attributes:
+        name: the registered name.
+        tiny: constructor arguments of a tiny instance (digits-sized data).
+        tags: the contracts that apply (module docstring).
+        exact: constructor arguments of an instance small enough to enumerate.
+        flow: constructor arguments of a small continuous-data flow for the log-det test.
+        lr, steps: the learning test's Adam step size and number of steps.
+        batch: examples per step in the tests.
+    """
+    name: str
+    tiny: dict
+    tags: set = field(default_factory=set)
+    exact: dict = None
+    flow: dict = None
+    lr: float = 1e-2
+    steps: int = 40
+    batch: int = 32
+
+
+ROWS = [
+    Row("pixelcnn", dict(hidden=8, num_blocks=1, head=8, first_kernel=5),
+        tags={"gradient", "sampler", "autoregressive", "exact"},
+        exact=dict(data_shape=(1, 2, 2), num_levels=3, hidden=4, num_blocks=1, head=4, first_kernel=3)),
+    Row("vae", dict(latent_dim=4, hidden=(32,), test_samples=4), tags={"gradient", "sampler", "bound"},
+        lr=3e-3),
+    Row("realnvp", dict(couplings=1, final_couplings=1, hidden=8, test_draws=1),
+        tags={"gradient", "sampler", "flow"}, lr=3e-3,
+        flow=dict(data_shape=(1, 4, 4), num_levels=None, couplings=1, final_couplings=1, hidden=4)),
+    Row("independent", dict(), tags={"sampler", "exact"}, steps=5,
+        exact=dict(data_shape=(1, 1, 3), num_levels=3)),
+    Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
+]
+
+
+def row_ids(rows):
+    return [r.name for r in rows]
