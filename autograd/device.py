@@ -1,7 +1,7 @@
 """Devices and random constructors: everything ``minigen`` needs to place arrays.
 
 ``minigen`` never imports ``kernels``; what it needs of ``kernels.backend`` comes
-through here (``autograd`` may import ``kernels``, DESIGN.md's layering):
+through here (``autograd`` may import ``kernels``, the layering of docs/architecture.md):
 
     HAS_CUPY                 True when CuPy and a CUDA device are usable
     get_array_module(*a)     ``cupy`` if any argument is on the GPU, else ``numpy`` ("xp")

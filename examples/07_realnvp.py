@@ -34,17 +34,12 @@ import numpy as np
 from autograd import no_grad
 from minigen.data import get_dataset
 from minigen.plots import density_2d, image_grid
-from minigen.run import load_run, train
+from minigen.run import free_run_dir, load_run, train
 
 
 def fresh(path):
-    """``path``, or ``path-2``, ``path-3``, ... if it already holds a run (train() refuses to
-    overwrite one: it would be resumed with ``resume=True``)."""
-    out, i = path, 1
-    while os.path.exists(os.path.join(out, "checkpoint.npz")):
-        i += 1
-        out = f"{path}-{i}"
-    return out
+    """``path``, or ``path-2``, ... if it already holds a run (train() refuses to overwrite one)."""
+    return free_run_dir(path)
 
 
 def digits(out_dir, tiny):

@@ -38,11 +38,11 @@ KERNELS = kernels_choice(os.environ.get("MINIGEN_KERNELS", ""))
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 # Below this many output elements a kernel runs serially: launching a Numba parallel
-# region costs ~19 us with the workqueue layer (PERFORMANCE.md), more than small work.
+# region costs ~19 us with the workqueue layer (docs/performance.md), more than small work.
 PARALLEL_MIN_ELEMENTS = 100_000
 
 # Numba threading layer. 'omp' busy-waits and fights OpenBLAS's threads on 2 cores;
-# 'workqueue' does not (PERFORMANCE.md, "Numba threading layer").
+# 'workqueue' does not (docs/performance.md, "Threads").
 THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER", "workqueue")
 
 # -- dense convolution (kernels/cpu/conv.py), tuned on the project's 2-core AVX-512 machines --

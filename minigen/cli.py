@@ -221,22 +221,13 @@ def _parse_set(items):
     return out
 
 
-def _default_out(model_name):
-    base = os.path.join("runs", model_name)
-    out, i = base, 1
-    while os.path.exists(os.path.join(out, "checkpoint.npz")):
-        i += 1
-        out = f"{base}-{i}"
-    return out
-
-
 def cmd_train(args):
     from .models import get_model
-    from .run import train
+    from .run import free_run_dir, train
     get_model(args.model)                                          # KeyError: unknown model
     if args.resume and not args.out:
         raise CLIError("--resume needs --out RUN_DIR (the run to continue)")
-    out = args.out or _default_out(args.model)
+    out = args.out or free_run_dir(os.path.join("runs", args.model))
     flags = {"data": args.data, "epochs": args.epochs, "steps": args.steps, "batch_size": args.batch_size,
              "lr": args.lr, "schedule": args.schedule, "eval_every": args.eval_every,
              "early_stopping": args.early_stopping, "device": args.device, "seed": args.seed}

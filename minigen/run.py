@@ -31,7 +31,7 @@ from .checkpoint import CheckpointError, atomic_write, load_checkpoint, save_che
 from .loop import Loop
 from .schedules import EMA
 
-__all__ = ["train", "load_run", "RunFolder", "Splits", "evaluate_run"]
+__all__ = ["train", "load_run", "RunFolder", "Splits", "evaluate_run", "free_run_dir"]
 
 
 class RunFolder:
@@ -124,6 +124,15 @@ class RunFolder:
         save_checkpoint(self.best, snapshot)
 
 
+def free_run_dir(base):
+    """``base``, or ``base-2``, ``base-3``, ... : the first folder that holds no run yet."""
+    out, i = base, 1
+    while RunFolder(out).holds_run():
+        i += 1
+        out = f"{base}-{i}"
+    return out
+
+
 class Splits:
     """The train / val / test ``Dataset``s of a run, loaded once in the model's view."""
 
@@ -203,13 +212,13 @@ def train(model, preset=None, *, out=None, resume=False, model_kwargs=None, prog
         if run is not None:
             run.close()
     result.model = net
-    if run is not None:
-        result.report = finish(net, run, splits, config.seed, figures)
+    result.report = finish(net, run, splits, config.seed, figures)
     return result
 
 
 def finish(model, run, splits, seed, figures=True):
-    """The end of a run: the test report (written and printed), curves and pictures."""
+    """The end of a run: the test report (printed; written with the curves and pictures when
+    there is a run folder)."""
     from . import plots
     from autograd import no_grad
     rng = np.random.default_rng([seed, 2])
@@ -220,9 +229,10 @@ def finish(model, run, splits, seed, figures=True):
         with no_grad():
             if test is not None:
                 report = {"split": "test", **model.report(test, np.random.default_rng([seed, 3]))}
-                run.write_json(run.report, report)
+                if run is not None:
+                    run.write_json(run.report, report)
                 print(f"{model.title}: {format_report(report)}", flush=True)
-            if figures:
+            if figures and run is not None:
                 records = run.records()
                 keys = list(dict.fromkeys(k for r in records for k in r if k.startswith(("train/", "val/"))))
                 if keys:

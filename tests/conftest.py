@@ -17,7 +17,7 @@ BACKENDS = ["cpu"] + (["cuda"] if HAS_CUPY else [])
 @pytest.fixture(autouse=True, scope="session")
 def _one_blas_thread():
     """One BLAS thread in tests: two OpenBLAS threads fighting Numba's (or another process)
-    on a 2-core machine made small matmuls 10-100x slower (PERFORMANCE.md, threading)."""
+    on a 2-core machine made small matmuls 10-100x slower (docs/performance.md, threading)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover

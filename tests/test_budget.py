@@ -1,4 +1,4 @@
-"""Size is a feature: line budgets per file and for the engine core (STYLE.md §12).
+"""Size is a feature: line budgets per file and for the engine core (docs/architecture.md).
 
 "Code lines" are lines that are not blank, not comments and not docstrings.
 """

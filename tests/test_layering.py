@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md, checked on the source: ``kernels`` <- ``autograd`` <- ``minigen``.
+"""The layering of docs/architecture.md, checked on the source: ``kernels`` <- ``autograd`` <- ``minigen``.
 
     kernels   imports neither autograd nor minigen (raw arrays in, raw arrays out)
     autograd  imports kernels, never minigen

@@ -1,7 +1,7 @@
 """Every differentiable operation of minigen.
 
 ``PRIMITIVES`` is the closed set of Functions with hand-written backward (about
-30; DESIGN.md §2). Everything else (``autograd.functional``, the nn losses) is
+30; docs/architecture.md). Everything else (``autograd.functional``, the nn losses) is
 composed from these with no backward code. ``FUSED`` is the table of fused
 kernel ops (conv, masked conv, causal conv1d, coupling: one Function over a
 ``kernels`` call each), built below from the modules imported here, so it is

@@ -6,7 +6,7 @@ BLAS that NumPy itself ships (OpenBLAS's CBLAS, found with ``dlsym`` through Num
 extension module) with row-major semantics and arbitrary leading dimensions and
 offsets, so a strided view costs nothing.  ``single_threaded()`` pins BLAS to one
 thread while the Numba threads run, so each core runs its own GEMMs instead of two
-BLAS thread pools fighting over 2 cores (PERFORMANCE.md, "Numba threading layer").
+BLAS thread pools fighting over 2 cores (docs/performance.md, "Threads").
 
 Fallbacks: without a usable CBLAS a loop GEMM (exact, slow); with
 ``NUMBA_DISABLE_JIT=1`` a NumPy GEMM on strided views (step through with pdb).

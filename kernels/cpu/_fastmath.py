@@ -1,7 +1,7 @@
 """Vectorisable ``exp`` and ``tanh`` for Numba kernels (Cephes-style, branch-free).
 
 ``np.exp`` inside ``@njit`` is a scalar libm call in pip Numba (no SVML), 2.2 ns per
-element against about 0.4 for a polynomial written in Numba (PERFORMANCE.md), and a
+element against about 0.4 for a polynomial written in Numba (docs/performance.md), and a
 loop that calls it does not vectorise.  These functions are plain arithmetic plus one
 bit cast, so LLVM vectorises the loops that use them.
 

@@ -13,7 +13,7 @@ The GEMM is OpenBLAS's ``cblas_?gemm``, the very library NumPy ships, called fro
 across processes.  Calling it per thread lets each Numba worker lower a block of images
 into an L2-sized buffer and multiply it at once, with OpenBLAS pinned to one thread in
 that worker (``openblas_set_num_threads_local``), so the two thread pools never fight
-(PERFORMANCE.md, "Numba threading layer").  ``HAS_BLAS`` is False when NumPy was not
+(docs/performance.md, "Threads").  ``HAS_BLAS`` is False when NumPy was not
 built against the pip OpenBLAS (for example Accelerate or MKL); the convolution
 wrappers then fall back to the NumPy reference.
 """

@@ -403,7 +403,7 @@ _local = threading.local()
 def _workspace(n_threads, n_items, dtype):
     """A (n_threads, n_items) scratch array, reused across calls in this Python thread.
 
-    Reuse avoids page-faulting a fresh mmap'd buffer on every call (PERFORMANCE.md,
+    Reuse avoids page-faulting a fresh mmap'd buffer on every call (docs/performance.md,
     "glibc malloc page faults").  One cache per Python thread keeps concurrent callers apart.
     """
     cache = _local.__dict__.setdefault("workspaces", {})

@@ -4,7 +4,7 @@ Same functions and equations as ``kernels/reference/coupling.py`` (read that fir
 Each call is one pass over memory: forward reads x, s_raw, t and writes y and the
 per-sample log-det; backward reads gy, x, s_raw (and glogdet) and writes gx, gs_raw,
 gt, recomputing exp(s) instead of storing it.  PyTorch eager does ~6 ops forward and
-~8 backward, each a full memory pass plus dispatch (PERFORMANCE.md).
+~8 backward, each a full memory pass plus dispatch (docs/performance.md).
 
 exp and tanh are the vectorisable polynomials of ``_fastmath`` (``np.exp`` in ``@njit``
 is a scalar libm call and 5x slower).  Arrays are viewed as ``(N, D)``; the optional

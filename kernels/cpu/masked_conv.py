@@ -26,13 +26,13 @@ When Cin is small (a first layer: Cin = 1 or 3) GEMMs of depth Cin are too thin,
 ``[gW | gb] += gy[n] @ cols^T`` reads gy in place (no copy); grad-input does one GEMM
 ``Z = W^T @ gy[n]`` (L*Cin rows) and shift-adds Z's rows (col2im).  Either way one
 image's buffers stay in the core's L2 cache, which is what makes this faster than a
-whole-batch im2col (PERFORMANCE.md: the im2col copy was the overhead).  Per-thread
+whole-batch im2col (docs/performance.md: the im2col copy was the overhead).  Per-thread
 partial [gW | gb] buffers are summed serially after the parallel loop.
 
 GEMMs call the BLAS that NumPy ships from inside Numba (``kernels/cpu/_blas.py``), with
 BLAS pinned to one thread while the Numba threads run, so each core runs its own GEMMs.
 Buffers come from a per-thread workspace cache, so repeated calls do not page-fault
-fresh memory (PERFORMANCE.md, "page faults").
+fresh memory (docs/performance.md).
 """
 
 import numba

@@ -1,4 +1,4 @@
-"""Autograd overhead: a 1000-op elementwise chain on a (4, 4) tensor (PERFORMANCE.md §4).
+"""Autograd overhead: a 1000-op elementwise chain on a (4, 4) tensor (docs/performance.md).
 
 Per-op cost is what a student's NADE/RNN loop pays; PyTorch CPU costs ~2.7 us/op
 recording and ~5.3 us/op forward+backward on a quiet machine of this kind.

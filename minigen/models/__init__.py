@@ -7,6 +7,9 @@
     latent/            LatentVariableModel -> VAE
     flows/             FlowModel -> RealNVP (the bijections are in minigen/nn/flows.py)
     classical/         ClassicalModel -> the independent-pixel baseline
+    adversarial/       AdversarialModel (two optimisers, n_critic): the GANs' base
+    energy/            EnergyModel (loss = E(data) - E(chain samples)): the RBMs' and EBMs' base
+    diffusion/         DiffusionModel (always an EMA; evaluates and samples with it)
     classifier.py      mlp: a digit classifier (not generative), for the metrics
 
 A new model is its model file (``@register("name")`` from ``registry``), one import line

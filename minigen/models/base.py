@@ -216,13 +216,13 @@ class GenerativeModel(Module):
         return to_device(batch, device)
 
     # -- optimisers -----------------------------------------------------------------------
-    def configure_optimizers(self, config, total_steps):
+    def configure_optimizers(self, config, total_steps=None):
         """One Adam (AdamW if ``config.weight_decay``) named "main" over all parameters,
         with ``config``'s schedule and EMA.
 
         Args:
-            config: a ``TrainConfig``.
-            total_steps: the run's length, for the cosine and step schedules.
+            config: a ``TrainConfig`` (``TrainConfig(lr=3e-3)`` in a hand-written loop).
+            total_steps: the run's length, needed by the cosine and step schedules.
 
         Returns:
             ``self.optimizers``.
@@ -232,6 +232,8 @@ class GenerativeModel(Module):
         self.optimizers = {"main": opt}
         self.schedules = {}
         if config.schedule != "constant":
+            if total_steps is None:
+                raise ValueError(f"schedule {config.schedule!r} needs total_steps (the run's length)")
             kwargs = {"step": {"step_size": max(1, total_steps // 3)},
                       "cosine": {"total_steps": total_steps},
                       "warmup-cosine": {"total_steps": total_steps,

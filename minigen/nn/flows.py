@@ -17,8 +17,8 @@ every reshape):
     AffineCoupling   y = b*x + (1-b)*(x*exp(s) + t), (s_raw, t) = net(b*x), s = scale*tanh(s_raw),
                      one fused pass ([1] §3.3-3.4, eqs. (6)-(9)); log_det_J = sum (1-b) s
 
-The prior's log-density is ``distributions.log_normal`` (the one Gaussian density of
-minigen). Models built from these layers are in ``minigen/models/flows/``.
+The prior's log-density is ``losses.standard_normal_log_prob``, beside
+``losses.log_normal_pdf``: minigen's Gaussian density, in one place. Models built from these layers are in ``minigen/models/flows/``.
 
 References:
     [1] L. Dinh, J. Sohl-Dickstein, S. Bengio, "Density estimation using Real NVP",

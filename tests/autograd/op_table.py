@@ -1,4 +1,4 @@
-"""The op table: every public differentiable op, listed once (DESIGN.md §5).
+"""The op table: every public differentiable op, listed once (docs/architecture.md).
 
 ``test_op_table.py`` gradchecks (and gradgradchecks) every case of every entry,
 compares the forward with the NumPy reference, and fails if a public op, a

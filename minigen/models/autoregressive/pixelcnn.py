@@ -101,7 +101,7 @@ _MNIST = dict(data_shape=(1, 28, 28), num_levels=256, hidden=64, num_blocks=6, h
 
 @register("pixelcnn")
 class PixelCNN(AutoregressiveModel):
-    """PixelCNN [1] (see the module docstring).
+    """PixelCNN (van den Oord et al. 2016): masked convolutions, exact likelihood by the chain rule.
 
     Args:
         data_shape: (C, H, W) of one image; C = 3 orders the channels R -> G -> B.

@@ -25,7 +25,7 @@ __all__ = ["IndependentCategorical"]
 
 @register("independent")
 class IndependentCategorical(ClassicalModel):
-    """Independent per-value categoricals with add-alpha smoothing (module docstring).
+    """The independent-pixel baseline: one categorical per value, add-alpha smoothed counts.
 
     Args:
         data_shape: shape of one example.

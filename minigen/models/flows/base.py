@@ -41,7 +41,7 @@ class FlowModel(GenerativeModel):
 
     **Discrete data** (``num_levels`` L, D values per example, integers 0..L-1). A
     density cannot be fitted to integers directly (it would pile infinite density on
-    them), so we fit a density p_cont on [0, 1)^D to *dequantised* data [4]:
+    them), so we fit a density p_cont on [0, 1)^D to *dequantised* data [3]:
 
         x' = (x + u) / L,    u ~ U[0, 1)^D      fresh noise every batch
         y  = logit(alpha + (1 - 2 alpha) x')   ``LogitTransform``
@@ -73,8 +73,8 @@ class FlowModel(GenerativeModel):
     from a generator seeded by the batch's content (``eval_rng``), so every epoch's
     validation NLL is measured on the same dequantisation and results are reproducible.
 
-    At the end of a run (``figures``) the test split is scored with ``test_draws``
-    dequantisations per image and written to ``test_metrics.json``.
+    At the end of a run the run layer asks ``report`` for the test split's NLL with
+    ``test_draws`` dequantisations per image (and writes it to ``test_metrics.json``).
 
     Subclasses set ``self.flow`` (a ``Flow``), and call ``_setup_data``.
     """
@@ -171,6 +171,8 @@ class FlowModel(GenerativeModel):
         Returns:
             ``{"examples", "draws", "nll", "bpd"}`` (nats per example, bits/dim).
         """
+        if not self.num_levels:                           # continuous data: exact, no noise
+            return super().report(split, rng, batch_size)
         draws = draws or self.test_draws or self.eval_draws
         x = split.x
         nll = [self.eval_step(x[i:i + batch_size], draws)["nll"] * len(x[i:i + batch_size])

@@ -169,7 +169,7 @@ _MNIST = dict(data_shape=(1, 28, 28), num_levels=256, num_scales=3, hidden=32, f
 
 @register("realnvp")
 class RealNVP(FlowModel):
-    """RealNVP flow (affine couplings, multi-scale) trained by exact log-likelihood.
+    """RealNVP (Dinh et al. 2017): affine couplings, multi-scale, exact log-likelihood.
 
     The flow of the module docstring, a N(0, I) prior, and ``FlowModel``'s
     dequantisation / logit bookkeeping, as a ``GenerativeModel``.

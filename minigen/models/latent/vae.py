@@ -88,7 +88,7 @@ _MNIST_RECIPE = TrainConfig(epochs=50, early_stopping=("val/nelbo", 5), batch_si
 
 @register("vae")
 class VAE(LatentVariableModel):
-    """VAE with an MLP or convolutional encoder/decoder and a choice of decoder likelihood.
+    """VAE (Kingma & Welling 2014): MLP or conv encoder/decoder, three decoder likelihoods, IWAE bound.
 
     Args:
         data_shape: shape of one example, e.g. (1, 8, 8).

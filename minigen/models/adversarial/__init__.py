@@ -1,0 +1,1 @@
+"""The adversarial family: its base class and one file per model."""

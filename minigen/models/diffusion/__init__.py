@@ -1,0 +1,1 @@
+"""The diffusion family: its base class and one file per model."""

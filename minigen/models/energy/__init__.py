@@ -1,0 +1,1 @@
+"""The energy family: its base class and one file per model."""
