@@ -20,7 +20,7 @@ import numpy as np
 from autograd import Tensor, as_tensor, no_grad, ops, rand, randn
 from autograd import functional as F
 
-from .losses import LOG_2PI, take_along_axis
+from .losses import LOG_2PI, log_normal_pdf, take_along_axis
 
 __all__ = ["Normal", "Bernoulli", "Categorical"]
 
@@ -54,9 +54,12 @@ class Normal:
     batch_shape = property(lambda self: np.broadcast_shapes(self.mu.shape, self.log_sigma.shape))
 
     def log_prob(self, x):
-        """Elementwise log-density of ``x`` (broadcast against the parameters)."""
-        z2 = (x - self.mu) * (x - self.mu) * ops.exp(-2 * self.log_sigma)   # ((x - mu) / sigma)^2
-        return -0.5 * LOG_2PI - self.log_sigma - 0.5 * z2
+        """Elementwise log-density of ``x`` (broadcast against the parameters): minigen's one
+        Gaussian density, ``losses.log_normal_pdf``, with log sigma^2 = 2 log sigma."""
+        x = as_tensor(x, like=self.mu)
+        shape = np.broadcast_shapes(x.shape, self.batch_shape)
+        return log_normal_pdf(x.broadcast_to(shape), self.mu.broadcast_to(shape),
+                              (2 * self.log_sigma).broadcast_to(shape))
 
     def rsample(self, rng, sample_shape=()):
         """Reparameterised draw ``mu + sigma * eps``: differentiable in mu and sigma.
