@@ -21,6 +21,7 @@ from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximu
                           sub, tanh, where)
 from .linalg import MatMul, matmul
 from .reduce import Max, Sum, max, mean, min, sum
+from .scan import CumSum, cumsum
 from .shape import (BroadcastTo, Concatenate, Flip, GetItem, Pad, Reshape, ScatterAdd, Split, SumTo,
                     Transpose, broadcast_to, concatenate, expand_dims, flatten, flip, getitem, pad,
                     reshape, split, squeeze, stack, sum_to, swapaxes, transpose)
@@ -28,7 +29,7 @@ from .shape import (BroadcastTo, Concatenate, Flip, GetItem, Pad, Reshape, Scatt
 PRIMITIVES = {cls.__name__: cls for cls in (
     Add, Sub, Mul, Div, Neg, PowScalar, Pow, Exp, Log, Sqrt, Abs, Tanh, Sigmoid, ReLU, LeakyReLU,
     Maximum, Where, Clip, Cast,
-    Sum, Max, MatMul,
+    Sum, Max, CumSum, MatMul,
     Reshape, Transpose, BroadcastTo, SumTo, GetItem, ScatterAdd, Concatenate, Split, Pad, Flip,
 )}
 
@@ -49,7 +50,7 @@ FUSED = {
 PUBLIC_OPS = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "tanh", "sigmoid",
     "relu", "leaky_relu", "maximum", "minimum", "where", "clip", "cast",
-    "sum", "mean", "max", "min", "matmul",
+    "sum", "mean", "max", "min", "cumsum", "matmul",
     "reshape", "transpose", "swapaxes", "broadcast_to", "sum_to", "expand_dims", "squeeze",
     "flatten", "getitem", "concatenate", "stack", "split", "pad", "flip",
 ]

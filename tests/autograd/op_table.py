@@ -113,6 +113,10 @@ TABLE = [
     OpInfo("max_all", lambda x: ops.max(x, keepdims=True), normal((3, 4), (1,)),
            lambda x: np.max(x, keepdims=True)),
     OpInfo("min", lambda x: ops.min(x, axis=0), normal((3, 4), (6,)), lambda x: np.min(x, axis=0)),
+    OpInfo("cumsum", lambda x: ops.cumsum(x, axis=1), normal((3, 4), (2, 5, 3), (2, 0)),
+           lambda x: np.cumsum(x, axis=1)),
+    OpInfo("cumsum_negative_axis", lambda x: ops.cumsum(x, axis=-1), normal((2, 3, 4), (1,)),
+           lambda x: np.cumsum(x, axis=-1)),
     OpInfo("matmul", ops.matmul, normal(*MATMUL), np.matmul),
     # -- shape -------------------------------------------------------------------------
     OpInfo("reshape", lambda x: ops.reshape(x, (-1, 2)), normal((3, 4), (2, 3, 2), (0, 2)),
