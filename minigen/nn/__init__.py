@@ -6,6 +6,7 @@
     recurrent.py      LSTMCell, LSTM, GRUCell
     conv.py           Conv2d, ConvTranspose2d, AvgPool2d, MaxPool2d, Upsample (kernels/conv)
     masked.py         MaskedConv2d (PixelCNN), CausalConv1d (WaveNet): fused live-tap kernels
+    masked_linear.py  MaskedLinear (MADE): y = x (W * M)^T + b, the mask a buffer
     flows.py          bijections: Flow, FlowSequence, Squeeze, ActNorm, LogitTransform, AffineCoupling
     init.py           initialisers, each naming its paper (``nn.init.xavier_uniform``, ...)
     losses.py         losses and log-densities (``nn.losses.cross_entropy``, ...)
@@ -20,6 +21,7 @@ from .conv import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Upsample
 from .flows import (ActNorm, AffineCoupling, Flow, FlowSequence, LogitTransform, Squeeze, channel_mask,
                     checkerboard_mask)
 from .masked import CausalConv1d, MaskedConv2d
+from .masked_linear import MaskedLinear
 from .layers import (ELU, GELU, Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
                      ReLU, Reshape, Sigmoid, Softmax, Softplus, Tanh)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
@@ -32,7 +34,7 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
            "LSTMCell", "LSTM", "GRUCell",
            "Conv2d", "ConvTranspose2d", "AvgPool2d", "MaxPool2d", "Upsample",
-           "MaskedConv2d", "CausalConv1d",
+           "MaskedConv2d", "CausalConv1d", "MaskedLinear",
            "Flow", "FlowSequence", "Squeeze", "ActNorm", "LogitTransform", "AffineCoupling",
            "checkerboard_mask", "channel_mask",
            "Normal", "Bernoulli", "Categorical",

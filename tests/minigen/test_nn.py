@@ -97,6 +97,8 @@ LAYERS = [
               lambda r: [randn(r, 2, 3, 4, 4)]),
     LayerInfo("CausalConv1d", lambda r, d: CausalConv1d(2, 3, 2, dilation=2, rng=r, dtype=d),
               lambda r: [randn(r, 2, 2, 7)]),
+    LayerInfo("MaskedLinear", lambda r, d: nn.MaskedLinear(4, 3, np.tril(np.ones((3, 4)), 1), rng=r, dtype=d),
+              lambda r: [randn(r, 2, 5, 4)]),
     LayerInfo("Sequential-MLP", lambda r, d: nn.Sequential(nn.Linear(3, 8, rng=r, dtype=d), nn.Tanh(),
                                                            nn.Linear(8, 2, rng=r, dtype=d)),
               lambda r: [randn(r, 4, 3)]),
