@@ -52,6 +52,8 @@ ROWS = [
         flow=dict(data_shape=(1, 4, 4), num_levels=None, couplings=1, final_couplings=1, hidden=4)),
     Row("independent", dict(), tags={"sampler", "exact"}, steps=5,
         exact=dict(data_shape=(1, 1, 3), num_levels=3)),
+    Row("rbm", dict(num_hidden=16, num_chains=32, sample_steps=50), tags={"gradient", "sampler", "exact"},
+        exact=dict(data_shape=(1, 2, 2), num_hidden=3, init_std=0.5), lr=0.1),
     Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
 ]
 
