@@ -46,7 +46,8 @@ _EXAMPLES = {
     "eval": """examples:
   python -m minigen eval runs/pixelcnn              # test split, best parameters: the README's figure
   python -m minigen eval runs/vae --k 5000          # a tighter IWAE bound
-  python -m minigen eval runs/realnvp --draws 1 --split val --which last""",
+  python -m minigen eval runs/realnvp --draws 1 --split val --which last
+  python -m minigen eval runs/vae --metrics fid,precision,recall,kid,c2st   # sample quality""",
     "reproduce": """examples:
   python -m minigen reproduce                       # every model of the README's table (minutes)
   python -m minigen reproduce vae pixelcnn --check  # and compare with the README's figures""",
@@ -123,6 +124,10 @@ def build_parser():
                    "IWAE bound (default: as at the end of training)")
     e.add_argument("--draws", type=_positive("--draws"), help="dequantisation draws of a flow's NLL "
                    "(default: as at the end of training)")
+    e.add_argument("--metrics", metavar="NAMES", help="instead of the report: sample metrics of --n samples "
+                   "against the split, comma-separated from fid, kid, precision, recall, mmd, c2st, parzen, "
+                   "memorisation, or 'all' (minigen/metrics; digits runs)")
+    e.add_argument("--n", type=_positive("--n"), default=1000, help="samples drawn for --metrics (default 1000)")
     e.add_argument("--device", default="cpu", help="cpu or cuda")
     _add_threads(e)
 
@@ -276,6 +281,8 @@ def cmd_eval(args):
     from autograd import check_device
     from .run import evaluate_run, format_report
     check_device(args.device)
+    if args.metrics:
+        return cmd_eval_metrics(args)
     options = {k: v for k, v in (("k", args.k), ("draws", args.draws)) if v is not None}
     try:
         report, model, config = evaluate_run(args.run_dir, args.split, args.which, args.device, **options)
@@ -287,6 +294,17 @@ def cmd_eval(args):
     print(f"{config['model']} on {config['train']['data']}, {args.which} parameters: {format_report(report)}")
     path = os.path.join(args.run_dir, f"eval_{args.split}.json")
     with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+    return 0
+
+
+def cmd_eval_metrics(args):
+    from .metrics.suite import parse_metrics, run_sample_metrics
+    report = run_sample_metrics(args.run_dir, parse_metrics(args.metrics), args.split, args.which, args.n,
+                                args.device)
+    values = "  ".join(f"{k} {v:.4f}" for k, v in report.items() if isinstance(v, float))
+    print(f"{config_name(args.run_dir)}, {args.n} samples against {args.split}: {values}")
+    with open(os.path.join(args.run_dir, f"metrics_{args.split}.json"), "w") as f:
         json.dump(report, f, indent=2)
     return 0
 

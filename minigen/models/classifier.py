@@ -166,6 +166,14 @@ class MLPClassifier(GenerativeModel):
         with no_grad(), self._averaged():
             return self(x).data.argmax(axis=-1)
 
+    def features(self, x):
+        """The hidden layer ``relu(W1 x + b1)`` (B, hidden) as an array, without dropout and
+        with the EMA weights if kept: the penultimate features the sample metrics compare
+        (FID, KID, precision and recall in ``minigen.metrics``)."""
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.fc1.weight.dtype))
+        with no_grad(), self._averaged():
+            return self.fc1(x.reshape(len(x), -1)).relu().data     # (B, hidden)
+
     def sample(self, n, rng):
         raise NotImplementedError(
             "mlp is a classifier of p(y | x), not a generative model of p(x): it cannot sample; "
