@@ -54,6 +54,10 @@ ROWS = [
         exact=dict(data_shape=(1, 1, 3), num_levels=3)),
     Row("rbm", dict(num_hidden=16, num_chains=32, sample_steps=50), tags={"gradient", "sampler", "exact"},
         exact=dict(data_shape=(1, 2, 2), num_hidden=3, init_std=0.5), lr=0.1),
+    Row("autoencoder", dict(code_dim=4, hidden=(32,)), tags={"gradient", "sampler"}, lr=3e-3),
+    Row("sparse-autoencoder", dict(code_dim=16), tags={"gradient", "sampler"}, lr=3e-3),
+    Row("denoising-autoencoder", dict(code_dim=32, max_walkback=3, sample_steps=3),
+        tags={"gradient", "sampler"}, lr=3e-3),
     Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
 ]
 
