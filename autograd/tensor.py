@@ -216,7 +216,7 @@ def as_tensor(x, like=None):
     if isinstance(x, (int, float, bool, np.number)) and like is not None:
         xp = get_array_module(like.data)
         return Tensor(xp.asarray(x, dtype=like.dtype if like.dtype.kind == "f" else None))
-    if like is not None and is_cupy(like.data) and isinstance(x, np.ndarray):
+    if like is not None and is_cupy(like.data) and isinstance(x, np.ndarray) and not is_cupy(x):
         raise RuntimeError(f"a NumPy array of shape {x.shape} was mixed with a tensor on cuda; "
                            "move it with Tensor(x).to('cuda') first")
     return Tensor(x)

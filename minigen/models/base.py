@@ -105,6 +105,12 @@ class GenerativeModel(Module):
         self.config = None
 
     @property
+    def device(self):
+        """'cpu' or 'cuda': where the parameters are (or the buffers of a model without any)."""
+        tensors = self.parameters() or [t for _, t in self.named_buffers()]
+        return tensors[0].device if tensors else "cpu"
+
+    @property
     def title(self):
         """The model's name in pictures and messages."""
         return type(self).__name__
@@ -207,8 +213,7 @@ class GenerativeModel(Module):
     def to_device(self, batch):
         """``batch`` (an array or a tuple of arrays) on the device of the model's parameters."""
         from autograd import to_device
-        params = self.parameters()
-        device = params[0].device if params else "cpu"
+        device = self.device
         if device == "cpu":
             return batch
         if isinstance(batch, (tuple, list)):

@@ -25,7 +25,7 @@ import contextlib
 
 import numpy as np
 
-from autograd import Tensor, get_array_module, no_grad
+from autograd import Tensor, get_array_module, no_grad, to_device
 from autograd import functional as F
 
 from ..nn import Dropout, Linear
@@ -131,7 +131,8 @@ class MLPClassifier(GenerativeModel):
 
     def forward(self, x):
         """Args: x (B, ...) with prod(...) = in_features. Returns: logits (B, num_classes)."""
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.fc1.weight.dtype))
+        w = self.fc1.weight
+        x = x if isinstance(x, Tensor) else Tensor(to_device(x, w.device), dtype=w.dtype)
         h = self.drop(self.fc1(x.reshape(len(x), -1)).relu())  # (B, hidden)
         return self.fc2(h)                                      # (B, num_classes)
 

@@ -17,7 +17,7 @@ shape of its parameters). Discrete distributions are parameterised by logits, an
 """
 import numpy as np
 
-from autograd import Tensor, as_tensor, no_grad, ops, rand, randn
+from autograd import Tensor, as_tensor, no_grad, ops, rand, randn, to_device
 from autograd import functional as F
 
 from .losses import LOG_2PI, log_normal_pdf, take_along_axis
@@ -176,12 +176,12 @@ class Categorical:
         Returns:
             Tensor of k's (broadcast) shape.
         """
-        k = np.asarray(k.numpy() if isinstance(k, Tensor) else k)
+        k = to_device(k.data if isinstance(k, Tensor) else k, self.logits.device)   # beside the logits
         lp = self.log_probs
         shape = np.broadcast_shapes(k.shape, self.batch_shape)
         axis = self.axis - self.logits.ndim + len(shape) + 1   # class axis after extra leading axes
         full = shape[:axis] + (self.num_classes,) + shape[axis:]
-        return take_along_axis(lp.broadcast_to(full), np.broadcast_to(k, shape), axis)
+        return take_along_axis(lp.broadcast_to(full), self.logits.xp.broadcast_to(k, shape), axis)
 
     def sample(self, rng, sample_shape=()):
         """Integer draws (Gumbel-max), a constant Tensor of shape ``sample_shape + batch_shape``.

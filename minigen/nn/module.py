@@ -38,7 +38,7 @@ Conventions every layer in ``minigen.nn`` follows:
 """
 import numpy as np
 
-from autograd import Tensor, enter_scope, exit_scope, to_device
+from autograd import Tensor, enter_scope, exit_scope, is_cupy, to_device
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict"]
 
@@ -87,7 +87,7 @@ class Module:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning "
                                  f"attribute {name!r}")
         if name in self._buffer_names and not isinstance(value, (Parameter, Module)):
-            value = _as_buffer(value)  # reassigning a buffer keeps it a buffer
+            value = _as_buffer(value, like=getattr(self, name))  # still a buffer, on the same device
         else:
             self._unregister(name)
             if isinstance(value, Parameter):
@@ -277,11 +277,14 @@ class Module:
         return "\n".join(lines) + "\n)"
 
 
-def _as_buffer(value):
-    """A buffer is a Tensor that does not require grad (or None)."""
-    if value is None or (isinstance(value, Tensor) and not value.requires_grad):
-        return value
-    return Tensor(value.data if isinstance(value, Tensor) else np.asarray(value))
+def _as_buffer(value, like=None):
+    """A buffer is a Tensor that does not require grad (or None); on ``like``'s device if given."""
+    if value is None:
+        return None
+    if not (isinstance(value, Tensor) and not value.requires_grad):
+        value = value.data if isinstance(value, Tensor) else value
+        value = Tensor(value if is_cupy(value) else np.asarray(value))
+    return value if like is None else value.to(like.device)
 
 
 def _to_numpy(value):

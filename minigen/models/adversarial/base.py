@@ -17,7 +17,7 @@ counter kept in a buffer so a resumed run alternates exactly as before, and samp
 """
 import numpy as np
 
-from autograd import Tensor, no_grad
+from autograd import no_grad, randn
 
 from ...optim import Adam
 from ..base import GenerativeModel
@@ -53,7 +53,7 @@ class AdversarialModel(GenerativeModel):
 
     def noise(self, n, rng):
         """z ~ N(0, I): (n, latent_dim) as a Tensor of the parameters' dtype."""
-        return Tensor(rng.standard_normal((n, self.latent_dim)).astype(self.parameters()[0].dtype))
+        return randn((n, self.latent_dim), rng, like=self.parameters()[0])   # on the parameters' device
 
     def configure_optimizers(self, config, total_steps=None):
         """One Adam per player ("generator", "discriminator"), lr from ``config``, betas above."""
@@ -72,7 +72,7 @@ class AdversarialModel(GenerativeModel):
         d_loss.backward()
         d_opt.step()
         out = {"d_loss": d_loss.item(), **metrics}
-        self.critic_steps = np.asarray(self.critic_steps.data + 1)
+        self.critic_steps = self.critic_steps.data + 1
         if int(self.critic_steps.data) % self.n_critic == 0:
             g_opt.zero_grad()
             g_loss, metrics = self.generator_loss(self.noise(len(x), self.rng))

@@ -22,7 +22,7 @@ values one at a time in the order, each from its conditional.
 """
 import numpy as np
 
-from autograd import Tensor, no_grad
+from autograd import Tensor, no_grad, to_device
 
 from ...nn.distributions import Categorical
 from ...nn.losses import cross_entropy
@@ -59,11 +59,11 @@ class AutoregressiveModel(GenerativeModel):
 
     # -- likelihood ---------------------------------------------------------------------
     def as_input(self, x):
-        """Integer levels (array or Tensor) -> a float Tensor of the parameters' dtype."""
-        dtype = self.parameters()[0].dtype
+        """Integer levels (array or Tensor) -> a float Tensor of the parameters' dtype and device."""
+        p = self.parameters()[0]
         if isinstance(x, Tensor):
-            return x if x.dtype == dtype else x.astype(dtype)
-        return Tensor(np.asarray(x, dtype=dtype))
+            return x if x.dtype == p.dtype else x.astype(p.dtype)
+        return Tensor(to_device(x, p.device), dtype=p.dtype)
 
     def nll(self, x):
         """-log p(x) = -sum_i log p(x_i | x_<i), in nats per example: Tensor (N,).
@@ -71,7 +71,7 @@ class AutoregressiveModel(GenerativeModel):
         Args:
             x: integer levels (N, *data_shape).
         """
-        target = np.asarray(x.data if isinstance(x, Tensor) else x).astype(np.int64)
+        target = to_device(x.data if isinstance(x, Tensor) else x, self.device).astype(np.int64)
         if tuple(target.shape[1:]) != tuple(self.data_shape):
             raise ValueError(f"this {self.title} models examples of shape {tuple(self.data_shape)}, got "
                              f"{tuple(target.shape[1:])}; build it for the data (see its presets)")

@@ -18,7 +18,7 @@ that reports a likelihood estimates it separately (annealed importance sampling 
 """
 import numpy as np
 
-from autograd import Tensor, no_grad
+from autograd import Tensor, no_grad, to_device
 
 from ..base import GenerativeModel
 
@@ -42,7 +42,8 @@ class EnergyModel(GenerativeModel):
         raise NotImplementedError(f"{self.title} must define negative_samples(x, rng)")
 
     def as_input(self, x):
-        return x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.parameters()[0].dtype))
+        p = self.parameters()[0]
+        return x if isinstance(x, Tensor) else Tensor(to_device(x, p.device), dtype=p.dtype)
 
     def contrast(self, x, rng):
         """``(loss, metrics)``: mean E(data) - mean E(negatives), the negatives drawn with ``rng``."""

@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from autograd import Tensor, as_numpy, device_of, no_grad, to_device
+from autograd import Tensor, as_numpy, no_grad, to_device
 
 from ...nn.flows import LogitTransform
 from ...nn.losses import standard_normal_log_prob
@@ -95,7 +95,7 @@ class FlowModel(GenerativeModel):
         dtype = np.dtype(self.parameters()[0].dtype)
         if u is None:
             u = rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64)
-        u = to_device(np.asarray(as_numpy(u), dtype), device_of(x))
+        x, u = to_device(x, self.device), to_device(np.asarray(as_numpy(u), dtype), self.device)
         return Tensor((x.astype(dtype) + u) / dtype.type(self.num_levels))
 
     def log_p_cont(self, x):
@@ -120,6 +120,7 @@ class FlowModel(GenerativeModel):
             Tensor (N,).
         """
         if not self.num_levels:
+            x = to_device(x, self.device)                        # on the parameters' device
             return -self.log_p_cont(Tensor(x.astype(self.parameters()[0].dtype, copy=False)))
         rng = self.rng if rng is None else rng
         draws = draws if u is None else len(u)
@@ -150,7 +151,7 @@ class FlowModel(GenerativeModel):
     def sample(self, n, rng):
         """``n`` samples shaped like the data: integers 0..L-1 (uint8 when L <= 256) for
         discrete data, float32 otherwise. z ~ N(0, I) from ``rng``, then every inverse."""
-        device = self.parameters()[0].device
+        device = self.device
         with no_grad():
             z = rng.standard_normal((n,) + self.flow_latent_shape()).astype(self.parameters()[0].dtype)
             x = self.flow.inverse(Tensor(to_device(z, device)))

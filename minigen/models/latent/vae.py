@@ -165,7 +165,7 @@ class VAE(LatentVariableModel):
             ``(x_in, target)``: x_in a Tensor (N, *data_shape) of the model's dtype; target
             (N, D), integers for "categorical", else floats.
         """
-        x = x.data if isinstance(x, Tensor) else x
+        x = to_device(x.data if isinstance(x, Tensor) else x, self.device)   # the parameters' device
         L, n = self.num_levels, x.shape[0]
         if tuple(x.shape[1:]) != self.data_shape:
             raise ValueError(f"this VAE models examples of shape {self.data_shape}, got "
@@ -239,7 +239,7 @@ class VAE(LatentVariableModel):
         if eps is None:
             eps = rng.standard_normal((num_samples,) + tuple(mu.shape))
         eps = eps.data if isinstance(eps, Tensor) and not eps.requires_grad else eps
-        return eps if isinstance(eps, Tensor) else Tensor(to_device(np.asarray(eps, mu.dtype), mu.device))
+        return eps if isinstance(eps, Tensor) else Tensor(to_device(eps, mu.device), dtype=mu.dtype)
 
     def elbo_terms(self, x, estimator=None, num_samples=None, rng=None, eps=None):
         """The ELBO of each example and its two parts, by estimator A (eq. 6) or B (eq. 7).
@@ -387,7 +387,7 @@ class VAE(LatentVariableModel):
     def decode_mean(self, z):
         """The mean of p(x|z) in [0, 1] for latent codes z (N, J): images (N, *data_shape)."""
         with no_grad():
-            z = Tensor(to_device(np.asarray(z, self.dtype), self.encoder.head.weight.device))
+            z = Tensor(to_device(z, self.device), dtype=self.dtype)
             out = to_device(self.decoder(z).data, "cpu")       # (N, D, K)
             if self.likelihood is Likelihood.BERNOULLI:
                 mean = 1.0 / (1.0 + np.exp(-out[..., 0]))
@@ -414,16 +414,17 @@ class VAE(LatentVariableModel):
         if mean:
             return self.decode_mean(z)
         with no_grad():
-            out = self.decoder(Tensor(z.astype(self.dtype)))                # (n, D, K)
+            out = self.decoder(Tensor(to_device(z, self.device), dtype=self.dtype))   # (n, D, K)
             if self.likelihood is Likelihood.CATEGORICAL:
                 x = Categorical(out, axis=-1).sample(rng).data
             elif self.likelihood is Likelihood.BERNOULLI:
                 x = Bernoulli(out[..., 0]).sample(rng).data
             else:
-                y = out.data[..., 0] + np.exp(0.5 * out.data[..., 1]) * rng.standard_normal((n, self.D))
+                out = as_numpy(out.data)                                    # the draw is made on the host
+                y = out[..., 0] + np.exp(0.5 * out[..., 1]) * rng.standard_normal((n, self.D))
                 x = np.clip(np.floor(y * self.num_levels), 0, self.num_levels - 1).astype(np.int64) \
                     if self.num_levels else y
-        return x.reshape((n,) + self.data_shape)
+        return as_numpy(x).reshape((n,) + self.data_shape)
 
     def posterior_mean(self, x):
         """mu(x), the mean of q(z|x), as an array (N, J): the code of each example."""
