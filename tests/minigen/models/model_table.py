@@ -58,6 +58,9 @@ ROWS = [
     Row("sparse-autoencoder", dict(code_dim=16), tags={"gradient", "sampler"}, lr=3e-3),
     Row("denoising-autoencoder", dict(code_dim=32, max_walkback=3, sample_steps=3),
         tags={"gradient", "sampler"}, lr=3e-3),
+    Row("ebm", dict(hidden=4, sgld_steps=5, buffer_size=64), tags={"gradient", "sampler"}, lr=1e-3, steps=20),
+    Row("dbm", dict(hidden=(12, 6), pretrain_steps=0, num_chains=32, sample_steps=50), tags={"gradient", "sampler"},
+        lr=1e-2),
     Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
 ]
 
