@@ -52,6 +52,13 @@ ROWS = [
         flow=dict(data_shape=(1, 4, 4), num_levels=None, couplings=1, final_couplings=1, hidden=4)),
     Row("independent", dict(), tags={"sampler", "exact"}, steps=5,
         exact=dict(data_shape=(1, 1, 3), num_levels=3)),
+    Row("fvsbn", dict(), tags={"gradient", "sampler", "autoregressive", "exact"},
+        exact=dict(data_shape=(1, 2, 2), num_levels=3)),
+    Row("nade", dict(hidden=16), tags={"gradient", "sampler", "autoregressive", "exact"},
+        exact=dict(data_shape=(1, 2, 2), num_levels=3, hidden=4)),
+    Row("made", dict(hidden=(512, 512), num_masks=2, ordering="random"),  # wide: no path dead at the probes
+        tags={"gradient", "sampler", "autoregressive", "exact"}, lr=3e-3,
+        exact=dict(data_shape=(1, 2, 2), num_levels=3, hidden=(8, 8), num_masks=2, ordering="random")),
     Row("rbm", dict(num_hidden=16, num_chains=32, sample_steps=50), tags={"gradient", "sampler", "exact"},
         exact=dict(data_shape=(1, 2, 2), num_hidden=3, init_std=0.5), lr=0.1),
     Row("autoencoder", dict(code_dim=4, hidden=(32,)), tags={"gradient", "sampler"}, lr=3e-3),
