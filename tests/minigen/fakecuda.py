@@ -144,6 +144,6 @@ def install(monkeypatch):
 
 
 def on_device(a):
-    """True for a DeviceArray or a Tensor holding one."""
-    from autograd import Tensor
-    return isinstance(a.data if isinstance(a, Tensor) else a, DeviceArray)
+    """True for an array (or a Tensor) on the device: a DeviceArray here, a CuPy array on a GPU."""
+    from autograd import is_cupy
+    return is_cupy(a)
