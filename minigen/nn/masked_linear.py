@@ -14,7 +14,7 @@ with masked entries counted in the fan-in (as a ``w * mask`` layer in PyTorch st
 
 Reference:
     [1] M. Germain, K. Gregor, I. Murray, H. Larochelle, "MADE: Masked Autoencoder for
-        Distribution Estimation", ICML 2015. https://arxiv.org/abs/1502.03509 (§4, eqs. (10)-(13)).
+        Distribution Estimation", ICML 2015. https://arxiv.org/abs/1502.03509 (§4, masks eqs. (12)-(13)).
 """
 import numpy as np
 

@@ -3,13 +3,13 @@
 An ordinary MLP x -> hidden -> hidden -> outputs lets every output see every input.
 MADE multiplies each weight matrix by a 0/1 mask so that the outputs for value d see
 only the values before d in an ordering; the D conditionals of p(x) then come out of
-one pass ([1] §4)::
+one pass ([1] §4.1; deep, §4.2)::
 
     p(x) = prod_{d=1}^{D} p(x_d | x_<d)
-    h^l = ReLU(b^l + (W^l ⊙ M^{W^l}) h^{l-1}),   h^0 = x / (L - 1)          [1] eq. (10)
-    logits = c + (V ⊙ M^V) h^L                   (D x L logits: an L-way softmax per value)  eq. (11)
+    h^l = ReLU(b^l + (W^l ⊙ M^{W^l}) h^{l-1}),   h^0 = x / (L - 1)          (M1)
+    logits = c + (V ⊙ M^V) h^L                   (D x L logits, an L-way softmax each)  (M2)
 
-**The masks, from connectivity numbers** ([1] §4.2, deep version §4.3). Index
+**The masks, from connectivity numbers** ([1] §4.1, deep version §4.2). Index
 convention (the paper's): inputs and orderings are numbered from 1, and
 m^0(d) in {1, ..., D} is the position of input d in the ordering. Every hidden unit k
 of layer l gets a number m^l(k): the largest position among the inputs it may depend
@@ -22,14 +22,14 @@ no output; below the previous layer's minimum it would have no inputs). Then::
 ``>=`` between hidden layers, strict ``>`` at the output: output d reaches input d'
 only if m^0(d') <= m^L(k) < m^0(d) along some path, so never itself or a later value.
 
-**Orderings and order-agnostic training** ([1] §4.2). ``ordering="natural"`` is the
+**Orderings and order-agnostic training** ([1] §4.3-4.4). ``ordering="natural"`` is the
 family's raster order (m^0(d) = d); ``"random"`` draws a permutation. With
 ``num_masks`` = K > 1 the model draws K mask sets (an ordering, if random, and the
 hidden units' numbers) from its generator, and training cycles through them, a new
 one at every step, as the paper does with a fixed number of masks; one set of
 weights then learns K autoregressive models at once.
 
-**The connectivity-agnostic ensemble** ([1] §4.2). At test time the K models are
+**The connectivity-agnostic ensemble** ([1] §4.4). At test time the K models are
 averaged in probability::
 
     p_ens(x) = (1/K) sum_k p_k(x),   -log p_ens(x) = -logmeanexp_k(log p_k(x))
@@ -41,7 +41,8 @@ sample, then that model's ancestral sampling).
 References:
     [1] M. Germain, K. Gregor, I. Murray, H. Larochelle, "MADE: Masked Autoencoder for
         Distribution Estimation", ICML 2015. https://arxiv.org/abs/1502.03509
-        (§4: eqs. (10)-(13); §4.2 order-agnostic and connectivity-agnostic training; §4.3 deep MADE).
+        (§4.1 masks; §4.2 deep MADE, eqs. (12)-(13); §4.3 order-agnostic and §4.4
+        connectivity-agnostic training. (M1)-(M2) are this module's labels.)
 """
 import numpy as np
 
@@ -97,7 +98,7 @@ def logmeanexp(a):
 
 @register("made")
 class MADE(AutoregressiveModel):
-    """MADE with ReLU hidden layers and an L-way softmax per value, eqs. (10)-(13).
+    """MADE with ReLU hidden layers and an L-way softmax per value, (M1)-(M2) and eqs. (12)-(13).
 
     Args:
         data_shape: (C, H, W) or (C, T) of one example.
@@ -184,7 +185,7 @@ class MADE(AutoregressiveModel):
             reach = (reach.astype(np.int64) @ M) > 0                     # (D, H_{l-1})
         return reach.astype(bool)
 
-    # -- the network, eqs. (10)-(11) ------------------------------------------------------------
+    # -- the network, (M1)-(M2) -------------------------------------------------------------------
     def logits(self, x):
         """The logits of every conditional under the mask in use.
 
@@ -198,13 +199,13 @@ class MADE(AutoregressiveModel):
         N, C = x.shape[0], self.data_shape[0]
         h = x.reshape(N, self.D) * (1.0 / (self.num_levels - 1))         # (N, D): h^0 = x / (L - 1)
         for layer in self.layers:
-            h = layer(h).relu()                                          # (N, H_l), eq. (10)
-        logits = self.output(h)                                          # (N, C*L*P), eq. (11)
+            h = layer(h).relu()                                          # (N, H_l), (M1)
+        logits = self.output(h)                                          # (N, C*L*P), (M2)
         return logits.reshape((N, C, self.num_levels) + self.data_shape[1:])   # (N, C, L, *spatial)
 
     # -- training and the ensemble -----------------------------------------------------------
     def train_step(self, batch):
-        """One Adam step on the mask in use, then the next of the K masks (§4.2)."""
+        """One Adam step on the mask in use, then the next of the K masks (§4.3-4.4)."""
         metrics = super().train_step(batch)
         if self.num_masks > 1:
             self.use_mask((self.current + 1) % self.num_masks)
