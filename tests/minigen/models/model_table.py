@@ -68,6 +68,15 @@ ROWS = [
     Row("ebm", dict(hidden=4, sgld_steps=5, buffer_size=64), tags={"gradient", "sampler"}, lr=1e-3, steps=20),
     Row("dbm", dict(hidden=(12, 6), pretrain_steps=0, num_chains=32, sample_steps=50), tags={"gradient", "sampler"},
         lr=1e-2),
+    Row("gated-pixelcnn", dict(hidden=8, num_layers=1, head=8, first_kernel=3),
+        tags={"gradient", "sampler", "autoregressive", "exact"},
+        exact=dict(data_shape=(1, 2, 2), num_levels=3, hidden=4, num_layers=1, head=4, first_kernel=3)),
+    Row("row-lstm", dict(hidden=8, num_layers=1, head=8, first_kernel=5),
+        tags={"gradient", "sampler", "autoregressive", "exact"},
+        exact=dict(data_shape=(1, 2, 2), num_levels=3, hidden=4, num_layers=1, head=4, first_kernel=3)),
+    Row("diagonal-bilstm", dict(hidden=8, num_layers=1, head=8, first_kernel=5),
+        tags={"gradient", "sampler", "autoregressive", "exact"},
+        exact=dict(data_shape=(1, 2, 2), num_levels=3, hidden=4, num_layers=1, head=4, first_kernel=3)),
     Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
 ]
 
