@@ -5,8 +5,11 @@
 #   tools/gpu_check.sh [OUTDIR]        OUTDIR defaults to $OUT, else runs/gpu-check
 #
 # Steps: device and library versions; the GPU tests (pytest -m gpu: kernel parity, the op
-# table gradchecked on the GPU, a training step); the CPU-side GPU checks (nvcc/NVRTC
-# compile, host emulation); the kernel benchmarks on cuda against PyTorch.  See docs/gpu.md.
+# table gradchecked on the GPU, a training step, every model on cuda, the flagships'
+# digits-tiny on cuda against the CPU, sample/eval --device cuda); the CPU-side GPU checks
+# (nvcc/NVRTC compile, host emulation, the pretend-GPU device flow); the kernel and model
+# benchmarks on cuda against PyTorch.  See docs/gpu.md.  Time limits (seconds):
+# GPU_TEST_TIMEOUT (480), GPU_BENCH_TIMEOUT (300, kernels), GPU_BENCH_MODELS_TIMEOUT (240).
 set -u
 cd "$(dirname "$0")/.."
 out="${1:-${OUT:-runs/gpu-check}}"
@@ -25,12 +28,18 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
         --continue-on-collection-errors -rs tests 2>&1 | tail -n 200
     echo "pytest -m gpu exit status: ${PIPESTATUS[0]}"
     echo
-    echo "## CPU-side GPU checks: python3 -m pytest -q tests/kernels/gpu -m 'not gpu'"
-    timeout 300 python3 -m pytest -q -m "not gpu" -p no:cacheprovider tests/kernels/gpu 2>&1 | tail -n 30
+    echo "## CPU-side GPU checks: python3 -m pytest -q -m 'not gpu' tests/kernels/gpu tests/minigen/test_device_flow.py"
+    timeout 300 python3 -m pytest -q -m "not gpu" -p no:cacheprovider tests/kernels/gpu \
+        tests/minigen/test_device_flow.py 2>&1 | tail -n 30
     echo
     echo "## Benchmarks: python3 -m minigen.bench kernels --device cuda"
     timeout "${GPU_BENCH_TIMEOUT:-300}" python3 -m minigen.bench kernels --device cuda --repeat 10 \
         --json "$out/bench_kernels_cuda.json" 2>&1
+    echo "bench exit status: $?"
+    echo
+    echo "## Benchmarks: python3 -m minigen.bench models --device cuda (training steps, batch 256)"
+    timeout "${GPU_BENCH_MODELS_TIMEOUT:-240}" python3 -m minigen.bench models --device cuda --repeat 5 \
+        --json "$out/bench_models_cuda.json" 2>&1
     echo "bench exit status: $?"
 } 2>&1 | tee "$log"
 echo "log written to $log"

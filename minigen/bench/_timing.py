@@ -89,11 +89,12 @@ def threads_note():
             f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}")
 
 
-def torch_step_passes(torch, inputs=("tx",)):
+def torch_step_passes(torch, inputs=("tx",), device="cpu"):
     """The PyTorch side of a training-step case: fwd, fwd+bwd and step callables.
 
     The state holds ``tmodel`` (whose ``loss(*inputs)`` is the training objective),
-    its optimizer ``topt`` and the named input tensors.
+    its optimizer ``topt`` and the named input tensors. On a GPU (``device="cuda"``)
+    each callable ends with ``torch.cuda.synchronize()``, so it times finished work.
     """
     def loss(s):
         return s["tmodel"].loss(*(s[k] for k in inputs))
@@ -111,4 +112,29 @@ def torch_step_passes(torch, inputs=("tx",)):
         loss(s).backward()
         s["topt"].step()
 
-    return {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}
+    passes = {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}
+    if device == "cpu":
+        return passes
+
+    def synchronized(fn):
+        def run(s):
+            fn(s)
+            torch.cuda.synchronize()
+        return run
+    return {k: synchronized(f) for k, f in passes.items()}
+
+
+def step_case_on(device, state, model="model", arrays=("x",), torch_names=("tmodel", "tx", "tt")):
+    """Move a training-step case's state to ``device`` (in place; returns it): the minigen
+    model and its arrays with ``Module.to`` / ``autograd.to_device``, the PyTorch model and
+    tensors with ``.to``. The optimisers hold the parameters themselves, so they follow."""
+    if device == "cpu":
+        return state
+    from autograd import to_device
+    state[model].to(device)
+    for k in arrays:
+        state[k] = to_device(state[k], device)
+    for k in torch_names:
+        if k in state:
+            state[k] = state[k].to(device)
+    return state

@@ -21,12 +21,17 @@ Passes (each one iteration, timed as a median):
     step     a full training step: zero grads, loss, backward, Adam update
 
 PyTorch runs with ``torch.set_num_threads`` equal to Numba's thread count.
+
+With ``--device cuda`` (``python -m minigen.bench models --device cuda``) both run on
+the GPU at batch ``GPU_N`` = 256, and every timed pass ends with a device
+synchronisation (CuPy's for minigen, ``torch.cuda.synchronize`` for PyTorch).
 """
 import numpy as np
 
-from ._timing import torch_or_none, torch_step_passes
+from ._timing import step_case_on, torch_or_none, torch_step_passes
 
 N, H, W, HIDDEN, BLOCKS, LEVELS = 64, 28, 28, 64, 5, 2
+GPU_N = 256     # issue 16: a training step at batch 256 on 28x28 data
 
 
 def _minigen_setup():
@@ -73,15 +78,14 @@ def _torch_model(torch):
 
 
 def cases(device):
-    """The PixelCNN step case (CPU only: the minigen model runs on NumPy here)."""
-    if device != "cpu":
-        return []
+    """The PixelCNN step case on ``device`` ('cpu', or 'cuda': batch ``GPU_N``, both frameworks on the GPU)."""
     from autograd import no_grad
     torch = torch_or_none()
+    n = N if device == "cpu" else GPU_N
 
     def setup():
         rng = np.random.default_rng(0)
-        s = {"x": rng.integers(0, LEVELS, (N, 1, H, W)).astype(np.uint8), "model": _minigen_setup()}
+        s = {"x": rng.integers(0, LEVELS, (n, 1, H, W)).astype(np.uint8), "model": _minigen_setup()}
         if torch is not None:
             import numba
             torch.set_num_threads(numba.get_num_threads())
@@ -90,7 +94,7 @@ def cases(device):
             s["topt"] = torch.optim.Adam(s["tmodel"].parameters(), lr=1e-3)
             s["tx"] = torch.from_numpy(s["x"].astype(np.float32) / (LEVELS - 1))
             s["tt"] = torch.from_numpy(s["x"][:, 0].astype(np.int64))
-        return s
+        return step_case_on(device, s)
 
     def fwd(s):
         with no_grad():
@@ -103,9 +107,9 @@ def cases(device):
     def step(s):
         s["model"].train_step(s["x"])
 
-    name = f"PixelCNN 7x7A+{BLOCKS}res3x3B+2x1x1 {LEVELS}-way 28x28 N={N}"
+    name = f"PixelCNN 7x7A+{BLOCKS}res3x3B+2x1x1 {LEVELS}-way 28x28 N={n}"
     case = {"name": name, "setup": setup,
             "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}, "torch": None}
     if torch is not None:
-        case["torch"] = torch_step_passes(torch, inputs=('tx', 'tt'))
+        case["torch"] = torch_step_passes(torch, inputs=('tx', 'tt'), device=device)
     return [case]

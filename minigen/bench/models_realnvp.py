@@ -20,14 +20,19 @@ Passes (each one iteration, timed as a median):
     step     a full training step: zero grads, loss, backward, Adam update
 
 PyTorch runs with ``torch.set_num_threads`` equal to Numba's thread count.
+
+With ``--device cuda`` (``python -m minigen.bench models --device cuda``) both run on
+the GPU at batch ``GPU_N`` = 256, and every timed pass ends with a device
+synchronisation (CuPy's for minigen, ``torch.cuda.synchronize`` for PyTorch).
 """
 import math
 
 import numpy as np
 
-from ._timing import torch_or_none, torch_step_passes
+from ._timing import step_case_on, torch_or_none, torch_step_passes
 
 N, D, HIDDEN, COUPLINGS = 256, 784, 1024, 4
+GPU_N = 256     # issue 16: a training step at batch 256 on 28x28 data
 
 
 def _minigen_setup():
@@ -75,15 +80,14 @@ def _torch_model(torch):
 
 
 def cases(device):
-    """The RealNVP step case (CPU only: the minigen model runs on NumPy here)."""
-    if device != "cpu":
-        return []
+    """The RealNVP step case on ``device`` ('cpu', or 'cuda': batch ``GPU_N``, both frameworks on the GPU)."""
     from autograd import no_grad
     torch = torch_or_none()
+    n = N if device == "cpu" else GPU_N
 
     def setup():
         rng = np.random.default_rng(0)
-        s = {"x": rng.random((N, D), dtype=np.float32), "model": _minigen_setup()}
+        s = {"x": rng.random((n, D), dtype=np.float32), "model": _minigen_setup()}
         if torch is not None:
             import numba
             torch.set_num_threads(numba.get_num_threads())
@@ -91,7 +95,7 @@ def cases(device):
             s["tmodel"] = _torch_model(torch)
             s["topt"] = torch.optim.Adam(s["tmodel"].parameters(), lr=1e-3)
             s["tx"] = torch.from_numpy(s["x"])
-        return s
+        return step_case_on(device, s)
 
     def fwd(s):
         with no_grad():
@@ -104,8 +108,8 @@ def cases(device):
     def step(s):
         s["model"].train_step(s["x"])
 
-    case = {"name": f"RealNVP MLP 4 couplings {D}-d N={N}", "setup": setup,
+    case = {"name": f"RealNVP MLP 4 couplings {D}-d N={n}", "setup": setup,
             "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}, "torch": None}
     if torch is not None:
-        case["torch"] = torch_step_passes(torch, inputs=('tx',))
+        case["torch"] = torch_step_passes(torch, inputs=('tx',), device=device)
     return [case]

@@ -20,12 +20,17 @@ Passes (each one iteration, timed as a median):
 
 Both draw fresh noise every call (minigen from its Generator, PyTorch from its global
 one). PyTorch runs with ``torch.set_num_threads`` equal to Numba's thread count.
+
+With ``--device cuda`` (``python -m minigen.bench models --device cuda``) both run on
+the GPU at batch ``GPU_N`` = 256, and every timed pass ends with a device
+synchronisation (CuPy's for minigen, ``torch.cuda.synchronize`` for PyTorch).
 """
 import numpy as np
 
-from ._timing import torch_or_none, torch_step_passes
+from ._timing import step_case_on, torch_or_none, torch_step_passes
 
 N, D, HIDDEN, LATENT = 128, 784, 400, 20
+GPU_N = 256     # issue 16: a training step at batch 256 on 28x28 data
 
 
 def _minigen_setup():
@@ -58,23 +63,22 @@ def _torch_model(torch):
 
 
 def cases(device):
-    """The VAE step case (CPU only: the minigen model runs on NumPy here)."""
-    if device != "cpu":
-        return []
+    """The VAE step case on ``device`` ('cpu', or 'cuda': batch ``GPU_N``, both frameworks on the GPU)."""
     from autograd import no_grad
     torch = torch_or_none()
+    n = N if device == "cpu" else GPU_N
 
     def setup():
         rng = np.random.default_rng(0)
-        s = {"x": (rng.random((N, 1, 28, 28)) < 0.13).astype(np.uint8), "model": _minigen_setup()}
+        s = {"x": (rng.random((n, 1, 28, 28)) < 0.13).astype(np.uint8), "model": _minigen_setup()}
         if torch is not None:
             import numba
             torch.set_num_threads(numba.get_num_threads())
             torch.manual_seed(0)
             s["tmodel"] = _torch_model(torch)
             s["topt"] = torch.optim.Adam(s["tmodel"].parameters(), lr=1e-3)
-            s["tx"] = torch.from_numpy(s["x"].reshape(N, D).astype(np.float32))
-        return s
+            s["tx"] = torch.from_numpy(s["x"].reshape(n, D).astype(np.float32))
+        return step_case_on(device, s)
 
     def fwd(s):
         with no_grad():
@@ -87,8 +91,8 @@ def cases(device):
     def step(s):
         s["model"].train_step(s["x"])
 
-    case = {"name": f"VAE step {D}-{HIDDEN}-{LATENT} N={N}", "setup": setup,
+    case = {"name": f"VAE step {D}-{HIDDEN}-{LATENT} N={n}", "setup": setup,
             "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}, "torch": None}
     if torch is not None:
-        case["torch"] = torch_step_passes(torch, inputs=('tx',))
+        case["torch"] = torch_step_passes(torch, inputs=('tx',), device=device)
     return [case]

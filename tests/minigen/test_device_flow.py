@@ -135,3 +135,20 @@ def test_the_run_layer_on_the_device(name, cuda, tmp_path, capsys):
     assert np.load(os.path.join(run, "sample_seed0.npy")).shape[0] == 4
     assert main(["eval", run, "--device", cuda]) == 0
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("suite", ["models_pixelcnn", "models_vae", "models_realnvp"])
+def test_the_model_benchmarks_run_on_the_device(suite, cuda, monkeypatch):
+    """``python -m minigen.bench models --device cuda``: each case's state is on the device and
+    every minigen pass runs there (at batch 2 instead of 256, to stay quick on a CPU)."""
+    import importlib
+    mod = importlib.import_module(f"minigen.bench.{suite}")
+    monkeypatch.setattr(mod, "GPU_N", 2)
+    monkeypatch.setattr("minigen.bench._timing.torch_or_none", lambda: None)
+    monkeypatch.setattr(mod, "torch_or_none", lambda: None)
+    (case,) = mod.cases(cuda)
+    state = case["setup"]()
+    assert fakecuda.on_device(state["x"]) and state["model"].device == cuda and "N=2" in case["name"]
+    for run in case["minigen"].values():
+        run(state)
+    assert all(fakecuda.on_device(p) for p in state["model"].parameters())
