@@ -26,8 +26,8 @@ taps are, back in the image, the pixel above and the pixel to the left. A second
 the same on the image flipped left-right; its output is shifted down one row before the
 two are added, so no pixel sees a state of its own row to its right. Each direction's
 output is *unskewed* back to H x W. Together they see every row above and the current
-row to the left: the whole causal context, up to the first layer's mask A (see
-``dependency_mask`` for the exact field).
+row to the left: the whole causal context, except one pixel that the first layer's
+mask A hides (``DiagonalBiLSTM``; ``dependency_mask`` computes each field exactly).
 
 Architecture of the digits presets ([1] §3.4 and Table 1, shrunk): ``x / (L - 1)`` ->
 7x7 mask-A conv 1 -> h -> ``num_layers`` recurrent layers of h hidden units, each with a
@@ -277,6 +277,12 @@ class PixelRNN(AutoregressiveModel):
 class RowLSTM(PixelRNN):
     """PixelRNN with Row LSTM layers ([1] §3.1): a triangular receptive field.
 
+    With the digits-reference kernels (7x7 mask A, two layers, k = 3) pixel (i, j) sees
+    exactly the earlier pixels (i - d, j') with -(5 + d) <= j' - j <= 2 + d: on its own row
+    the mask's 3 columns and one more per layer's K^is; above, the mask's 3 columns to the
+    right (5 to the left), widened by one column per row by K^ss. On 8x8 digits 156
+    (output, earlier input) pairs lie outside the triangle (``dependency_mask``).
+
     Args:
         kernel: k of the 1 x k input-to-state and state-to-state convolutions (3 in [1]).
         (the others: ``PixelRNN``)
@@ -301,7 +307,13 @@ class RowLSTM(PixelRNN):
 
 @register("diagonal-bilstm")
 class DiagonalBiLSTM(PixelRNN):
-    """PixelRNN with Diagonal BiLSTM layers ([1] §3.2): the whole causal context.
+    """PixelRNN with Diagonal BiLSTM layers ([1] §3.2): the whole causal context, but one pixel.
+
+    Every earlier pixel feeds pixel (i, j) except, when j + k//2 < W - 1 (k the mask-A
+    kernel), the last pixel of the row above, (i - 1, W - 1): the mask-A features at
+    (i - 1, W - 1) exclude it, no position right of it exists in that row, and the
+    features of row i up to column j reach only columns <= j + k//2 of the row above.
+    On 8x8 digits with k = 7 that is 7 rows x 4 columns = 28 pairs (``dependency_mask``).
 
     Args: as ``PixelRNN``.
     """
