@@ -7,14 +7,16 @@ the mean activation of unit j over the m examples of a batch is::
 
     rho_hat_j = 1/m sum_i h_j(x_i)
 
-and the loss adds a penalty ([1] §2.3, the equation of J_sparse)::
+and the loss adds a penalty ([1] §2.3, the equation of J_sparse), with Ng's weight decay
+([1] §2.2) on the weights W of every layer (not the biases)::
 
-    J_sparse = J_rec + beta sum_j KL(rho || rho_hat_j),
+    J_sparse = J_rec + lambda/2 sum_l ||W_l||^2 + beta sum_j KL(rho || rho_hat_j),
     KL(rho || rho_hat) = rho log(rho / rho_hat) + (1 - rho) log((1 - rho) / (1 - rho_hat))
 
 the KL divergence between Bernoulli variables of means rho and rho_hat, which is 0 at
-rho_hat = rho and grows without bound as rho_hat -> 0 or 1. (Ng also adds a weight decay
-lambda/2 ||W||^2; ``--weight-decay`` gives AdamW's decoupled one.)
+rho_hat = rho and grows without bound as rho_hat -> 0 or 1. The weight decay matters for
+the pictures: the digits' border pixels are almost always 0, so nothing but the decay
+moves their weights away from the random initial values.
 
 What the units learn (``filters.png``, [1] §3): the input of unit norm that activates
 hidden unit j most is ``x = W_j / ||W_j||``, the j-th row of the first layer's weights;
@@ -38,7 +40,7 @@ from .autoencoder import DIGITS_RECIPE, Autoencoder
 __all__ = ["SparseAutoencoder"]
 
 _DIGITS = dict(data_shape=(1, 8, 8), num_levels=17, code_dim=64, hidden=(), reconstruction="mse",
-               sparsity=0.05, beta=3.0)
+               sparsity=0.05, beta=3.0, weight_decay=1e-3)
 
 
 @register("sparse-autoencoder")
@@ -50,6 +52,7 @@ class SparseAutoencoder(Autoencoder):
             as ``Autoencoder`` (the code activation is always "sigmoid").
         sparsity: rho, the target mean activation of each code unit, in (0, 1).
         beta: the penalty's weight, >= 0.
+        weight_decay: lambda >= 0, of the penalty lambda/2 sum ||W||^2 on the weights.
         rng: generator (or seed) of the initial weights.
         dtype: float dtype of the parameters.
     """
@@ -64,25 +67,30 @@ class SparseAutoencoder(Autoencoder):
     }
 
     def __init__(self, data_shape=(1, 8, 8), num_levels=17, code_dim=64, hidden=(), architecture="mlp",
-                 activation="relu", reconstruction="mse", sparsity=0.05, beta=3.0, rng=None, dtype=np.float32):
+                 activation="relu", reconstruction="mse", sparsity=0.05, beta=3.0, weight_decay=0.0, rng=None,
+                 dtype=np.float32):
         if not 0 < sparsity < 1:
             raise ValueError(f"sparsity={sparsity!r} is not allowed: rho must be in (0, 1)")
-        if not beta >= 0:
-            raise ValueError(f"beta={beta!r} is not allowed: the penalty's weight must be >= 0")
+        if not beta >= 0 or not weight_decay >= 0:
+            raise ValueError(f"beta={beta!r}, weight_decay={weight_decay!r}: the penalties' weights must be >= 0")
         super().__init__(data_shape, num_levels, code_dim, hidden, architecture, activation, "sigmoid",
                          reconstruction, rng=rng, dtype=dtype)
-        self.sparsity, self.beta = sparsity, beta
+        self.sparsity, self.beta, self.weight_decay = sparsity, beta, weight_decay
 
     def mean_activation(self, h):
         """rho_hat_j = 1/m sum_i h_j(x_i) over the batch: Tensor (J,)."""
         return h.mean(axis=0)
 
     def penalty(self, h):
-        """beta sum_j KL(rho || rho_hat_j) ([1] §2.3): a scalar Tensor."""
+        """beta sum_j KL(rho || rho_hat_j) ([1] §2.3) + lambda/2 sum ||W||^2 ([1] §2.2): a scalar Tensor."""
         rho, rho_hat = self.sparsity, self.mean_activation(h)                  # (J,)
         kl = rho * math.log(rho) - rho * ops.log(rho_hat) \
             + (1 - rho) * math.log(1 - rho) - (1 - rho) * ops.log(1 - rho_hat)
-        return self.beta * kl.sum()
+        penalty = self.beta * kl.sum()
+        if self.weight_decay:
+            weights = [p for name, p in self.named_parameters() if name.endswith("weight")]
+            penalty = penalty + 0.5 * self.weight_decay * sum((W * W).sum() for W in weights)
+        return penalty
 
     def filters(self):
         """x_j = W_j / ||W_j||, the unit-norm input that activates unit j of the first layer most
