@@ -143,6 +143,17 @@ def test_nade_running_sum_equals_the_per_pixel_forward(shape):
         check_jacobian(model)                        # channels R -> G -> B inside each pixel
 
 
+def test_the_running_sum_is_numpys_cumsum_bit_for_bit():
+    """NADE's (D, N, H) running sum takes the op's slice-by-slice path (autograd/ops/scan.py):
+    the same additions in the same order as NumPy's cumsum, so the same numbers."""
+    from autograd.ops.scan import ROW_LOOP_MIN, _cumsum
+    rng = np.random.default_rng(0)
+    for shape, axis in [((64, 8, 256), 0), ((4, 64, 128), 1), ((3, 5), 1)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        assert shape[axis] > 1 and (x.size // shape[axis] >= ROW_LOOP_MIN or shape == (3, 5))
+        np.testing.assert_array_equal(_cumsum(x, axis), np.cumsum(x, axis=axis))
+
+
 def test_nade_first_value_sees_only_c():
     """a_1 = c (N4): the first conditional is the same for every image."""
     model = NADE((1, 3, 3), num_levels=4, hidden=5, rng=0, dtype=np.float64)

@@ -122,11 +122,11 @@ class NADE(AutoregressiveModel):
         """
         v = self._in_order(x)                                            # (N, D)
         N, D, H = v.shape[0], self.D, self.hidden
-        terms = v.reshape(N, D, 1) * self.W.T                            # (N, D, H): [n, j] = W[:, j] x_j
-        upto = ops.cumsum(terms, axis=1)                                 # (N, D, H): sum_{j <= i}, (N5)
-        a = ops.pad(upto[:, :D - 1], ((0, 0), (1, 0), (0, 0))) + self.c  # (N, D, H): c + sum_{j<i}, (N4)
-        h = a.sigmoid()                                                  # (N, D, H): h_i, (N2)
-        logits = h.transpose(1, 0, 2) @ self.V.transpose(0, 2, 1)        # (D, N, L): V_i h_i, (N3)
+        terms = v.T.reshape(D, N, 1) * self.W.T.reshape(D, 1, H)         # (D, N, H): [j, n] = W[:, j] x_j
+        upto = ops.cumsum(terms, axis=0)                                 # (D, N, H): sum_{j <= i}, (N5)
+        a = ops.pad(upto[:D - 1], ((1, 0), (0, 0), (0, 0))) + self.c     # (D, N, H): c + sum_{j < i}, (N4)
+        h = a.sigmoid()                                                  # (D, N, H): h_i, (N2)
+        logits = h @ self.V.transpose(0, 2, 1)                           # (D, N, L): V_i h_i, (N3)
         return self._as_logits(logits.transpose(1, 0, 2) + self.b)       # (N, D, L) + b_i
 
     def logits_naive(self, x):
