@@ -120,6 +120,12 @@ class NADE(AutoregressiveModel):
         Returns:
             Tensor (N, C, L, *spatial).
         """
+        # The recurrence as a loop (0-based: value i is the paper's i + 1):
+        #     a = c                                                       (N4)
+        #     for i in range(D):
+        #         h[i] = sigm(a);  logits[i] = V[i] h[i] + b[i]           (N2)-(N3)
+        #         a = a + W[:, i] x[i]                                    (N5)
+        # A cumulative sum over i of the terms W[:, i] x[i] gives every a at once.
         v = self._in_order(x)                                            # (N, D)
         N, D, H = v.shape[0], self.D, self.hidden
         terms = v.T.reshape(D, N, 1) * self.W.T.reshape(D, 1, H)         # (D, N, H): [j, n] = W[:, j] x_j
