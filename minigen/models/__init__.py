@@ -32,3 +32,4 @@ from .autoregressive import fvsbn, made, nade  # noqa: E402,F401  (fvsbn, nade, 
 from .latent import autoencoder, denoising, sparse  # noqa: E402,F401  (*autoencoder)
 from .energy import dbm, ebm, rbm  # noqa: E402,F401  (dbm, ebm, rbm)
 from .autoregressive import gated_pixelcnn, pixelrnn  # noqa: E402,F401  (gated-pixelcnn, row-lstm, diagonal-bilstm)
+from .classical import gmm, kde  # noqa: E402,F401  (gmm, kde)

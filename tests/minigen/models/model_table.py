@@ -77,6 +77,8 @@ ROWS = [
     Row("diagonal-bilstm", dict(hidden=8, num_layers=1, head=8, first_kernel=5),
         tags={"gradient", "sampler", "autoregressive", "exact"},
         exact=dict(data_shape=(1, 2, 2), num_levels=3, hidden=4, num_layers=1, head=4, first_kernel=3)),
+    Row("kde", dict(bandwidth=0.15), tags={"sampler"}, steps=4),
+    Row("gmm", dict(components=2, covariance="diag", floor=1e-3), tags={"sampler"}, steps=3, batch=256),
     Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
 ]
 
