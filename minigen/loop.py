@@ -186,8 +186,9 @@ class Loop:
                 if self.good_step else "no checkpoint had been written yet")
         raise NonFiniteLossError(
             f"step {self.step}: the {what} is not finite ({', '.join(f'{k}={v}' for k, v in bad.items())}). "
-            f"Likely cause: the learning rate ({None if opt is None else opt.lr}) is too high for this "
-            f"model, or a numerically unstable input; {kept}. Try a smaller --lr (or resume with one).")
+            + (f"Likely cause: the learning rate ({opt.lr}) is too high for this model, or a numerically "
+               f"unstable input; {kept}. Try a smaller --lr (or resume with one)." if opt is not None else
+               f"The model has no optimiser: its fit is numerically unstable on this data; {kept}."))
 
     def validate(self, result):
         """Evaluate on the validation set, log, update best.npz; True if it is time to stop."""
