@@ -109,6 +109,7 @@ class EBM(EnergyModel):
         self.grad_clip, self.alpha, self.reinit = grad_clip, alpha, reinit
         self.eval_steps = eval_steps or sgld_steps
         self.image = len(self.data_shape) == 3
+        self.dataset_view = "scaled" if self.image else "raw"         # images onto [0, 1]; points as they are
         if self.image:
             C, h = self.data_shape[0], hidden
             self.layers = ModuleList([Conv2d(C, h, 3, padding=1, rng=self.rng, dtype=dtype),
