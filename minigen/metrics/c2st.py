@@ -22,7 +22,7 @@ References:
 """
 import numpy as np
 
-from autograd import Tensor, no_grad
+from autograd import Tensor, enable_grad, no_grad
 
 from ..nn import Linear, Sequential, ReLU
 from ..nn.losses import binary_cross_entropy_with_logits
@@ -80,12 +80,13 @@ def c2st(real, fake, hidden=64, steps=400, batch_size=64, lr=1e-3, rng=None):
     net = Sequential(Linear(train_x.shape[1], hidden, rng=rng, dtype=np.float64), ReLU(),
                      Linear(hidden, 1, rng=rng, dtype=np.float64))
     opt = Adam(net.parameters(), lr=lr)
-    for _ in range(steps):
-        idx = rng.choice(len(train_x), min(batch_size, len(train_x)), replace=False)
-        opt.zero_grad()
-        logits = net(Tensor(train_x[idx])).reshape(-1)
-        binary_cross_entropy_with_logits(logits, Tensor(train_y[idx])).backward()
-        opt.step()
+    with enable_grad():                           # also when called under no_grad (a model's report)
+        for _ in range(steps):
+            idx = rng.choice(len(train_x), min(batch_size, len(train_x)), replace=False)
+            opt.zero_grad()
+            logits = net(Tensor(train_x[idx])).reshape(-1)
+            binary_cross_entropy_with_logits(logits, Tensor(train_y[idx])).backward()
+            opt.step()
     with no_grad():
         scores = net(Tensor(test_x)).data.reshape(-1)
     return {"auc": roc_auc(scores, test_y), "accuracy": float(((scores > 0) == test_y).mean()),

@@ -147,3 +147,29 @@ def test_sample_metrics_suite_on_raw_levels(quick_classifier):
     assert out["memorised"] == 1.0                                 # these are training images
     with pytest.raises(ValueError, match="unknown metric"):
         parse_metrics("fid,isc")
+
+
+def test_c2st_trains_under_no_grad():
+    """A model's report runs under no_grad; the test's classifier still trains."""
+    from autograd import no_grad
+    rng = np.random.default_rng(9)
+    with no_grad():
+        assert c2st(rng.standard_normal((100, 3)), rng.standard_normal((100, 3)) + 2, steps=50)["auc"] > 0.9
+
+
+def test_eval_metrics_on_a_run(quick_classifier, tmp_path, monkeypatch, capsys):
+    """python -m minigen eval RUN --metrics ...: samples of the run's model against the test split."""
+    import json
+
+    import minigen
+    from minigen.cli import main
+    from minigen.metrics import features
+    monkeypatch.setattr(features, "digits_classifier", lambda *a, **k: (quick_classifier, {}))
+    run = str(tmp_path / "independent")
+    minigen.train("independent", "digits-reference", out=run, progress=False, figures=False)
+    assert main(["eval", run, "--metrics", "fid,kid,precision,recall,c2st", "--n", "300"]) == 0
+    assert "c2st_auc" in capsys.readouterr().out
+    with open(tmp_path / "independent" / "metrics_test.json") as f:
+        report = json.load(f)
+    assert report["samples"] == 300 and report["c2st_auc"] > 0.6 and report["fid"] > 0
+    assert main(["eval", run, "--metrics", "fid,isc"]) == 2                      # an unknown metric

@@ -123,16 +123,21 @@ class Autoencoder(LatentVariableModel):
         self.D, self.latent_dim = math.prod(self.data_shape), code_dim
         self.reconstruction, self.code_decay = reconstruction, code_decay
         K = num_levels if reconstruction == "categorical" else 1
-        self.encoder, self.decoder = build_autoencoder(architecture, self.data_shape, code_dim, hidden, activation,
-                                                       code_activation, K, rng=self.rng, dtype=dtype)
+        self.encoder, self.decoder = self.build_networks(architecture, code_dim, hidden, activation,
+                                                         code_activation, K, dtype)
         # the Gaussian fitted to the codes (module docstring): N(0, I) until the first step
         self.register_buffer("code_mean", np.zeros(code_dim, dtype))
         self.register_buffer("code_moment", np.eye(code_dim, dtype=dtype))     # E[h h^T]
         self.register_buffer("code_count", np.zeros((), np.int64))
 
+    def build_networks(self, architecture, code_dim, hidden, activation, code_activation, K, dtype):
+        """``(encoder f, decoder g)`` (``_ae_nets.build_autoencoder``; the VQ-VAE builds its own)."""
+        return build_autoencoder(architecture, self.data_shape, code_dim, hidden, activation, code_activation, K,
+                                 rng=self.rng, dtype=dtype)
+
     @property
     def dtype(self):
-        return self.decoder.head.weight.dtype if hasattr(self.decoder, "head") else self.decoder.fc.weight.dtype
+        return self.parameters()[0].dtype
 
     # -- data and the two maps -----------------------------------------------------------------
     def data_view(self, x):
@@ -270,7 +275,7 @@ class Autoencoder(LatentVariableModel):
     def decode_mean(self, z):
         """The reconstruction g(z) in [0, 1] for codes z (N, J): images (N, *data_shape)."""
         with no_grad():
-            z = Tensor(to_device(np.asarray(z, self.dtype), device_of(self.code_mean.data)))
+            z = Tensor(to_device(np.asarray(z, self.dtype), self.parameters()[0].device))
             r = self.mean_of(self.decode(z))                                  # (N, D)
         r = np.clip(r, 0.0, 1.0) if self.num_levels else r
         return r.reshape((len(r),) + self.data_shape)

@@ -79,6 +79,12 @@ ROWS = [
         exact=dict(data_shape=(1, 2, 2), num_levels=3, hidden=4, num_layers=1, head=4, first_kernel=3)),
     Row("kde", dict(bandwidth=0.15), tags={"sampler"}, steps=4),
     Row("gmm", dict(components=2, covariance="diag", floor=1e-3), tags={"sampler"}, steps=3, batch=256),
+    Row("autoencoder", dict(code_dim=4, hidden=(32,)), tags={"gradient", "sampler"}, lr=3e-3),
+    Row("sparse-autoencoder", dict(code_dim=16), tags={"gradient", "sampler"}, lr=3e-3),
+    Row("denoising-autoencoder", dict(code_dim=32, max_walkback=3, sample_steps=3),
+        tags={"gradient", "sampler"}, lr=3e-3),
+    # no "gradient": the straight-through estimator is not the loss's derivative (tests/minigen/test_vqvae.py)
+    Row("vq-vae", dict(num_embeddings=8, embedding_dim=4, hidden=16), tags={"sampler"}, lr=3e-3),
     Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
 ]
 
