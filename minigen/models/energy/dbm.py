@@ -58,7 +58,7 @@ from .base import EnergyModel
 
 __all__ = ["DBM"]
 
-_DIGITS = dict(data_shape=(1, 8, 8), hidden=(100, 50), pretrain_steps=800, mf_steps=10, num_chains=100,
+_DIGITS = dict(data_shape=(1, 8, 8), hidden=(100, 50), pretrain_steps=320, mf_steps=10, num_chains=100,
                eval_chains=100, eval_betas=1000, test_chains=500, test_betas=5000)
 
 
@@ -91,7 +91,7 @@ class DBM(EnergyModel):
     best_metric = ("val/nll", "min")
     presets = {
         "digits-reference": Preset(
-            model=_DIGITS, about="binarised digits: 64-100-50, 800 + 800 pretraining steps, PCD 100 chains",
+            model=_DIGITS, about="binarised digits: 64-100-50, 320 + 320 pretraining steps (20 + 20 epochs), PCD 100 chains",
             train=TrainConfig(data="digits", epochs=200, batch_size=64, lr=1e-3, seed=0,
                               early_stopping=("val/nll", 20))),
         "digits-tiny": Preset(model=dict(_DIGITS, hidden=(16, 8), pretrain_steps=16, eval_betas=200),
