@@ -94,3 +94,11 @@ def test_perplexity_bound_and_codebook_initialisation():
     assert m["nelbo"] == pytest.approx(m["rec"] + 16 * math.log(8))         # uniform prior: KL = M log K
     assert 1.0 <= m["perplexity"] <= 8.0
     assert model.codes(x).shape == (10, 4, 4)
+
+
+def test_figures(tmp_path):
+    model = VQVAE(num_embeddings=8, embedding_dim=4, hidden=8, rng=0)
+    model.init_codebook(digits(20))
+    paths = model.figures(str(tmp_path), np.random.default_rng(0), get_dataset("digits", "test").subset(slice(0, 40)))
+    assert {p.rsplit("/", 1)[-1] for p in paths} >= {"samples.png", "reconstructions.png", "interpolation.png",
+                                                      "latent_scatter.png", "codes.png"}

@@ -250,6 +250,10 @@ class VQVAE(Autoencoder):
         smoothed = (count + eps) / (n + self.K * eps) * n                       # Laplace smoothing
         self.codebook.data = (self.ema_sum.data / smoothed[:, None]).astype(self.codebook.dtype)
 
+    def posterior_mean(self, x):
+        """z_e(x) flattened: array (N, J), J = Dz h w (the family's pictures interpolate it)."""
+        return super().posterior_mean(x).reshape(len(x), -1)
+
     def codes(self, x):
         """k(x), the code grid of each example: integers (N, h, w)."""
         with no_grad():
