@@ -85,9 +85,10 @@ class EBM(EnergyModel):
     best_metric = ("val/energy_gap", "min")
     presets = {
         "digits-reference": Preset(
-            model=dict(data_shape=(1, 8, 8), hidden=32, sgld_steps=40, step_size=1.0, noise=0.005, alpha=1.0),
-            train=TrainConfig(data="digits", epochs=100, batch_size=64, lr=1e-4, seed=0),
-            about="8x8 digits scaled to [0, 1]: conv energy, 40 SGLD steps (lambda 1, sigma 0.005), buffer 10000"),
+            model=dict(data_shape=(1, 8, 8), hidden=32, sgld_steps=20, step_size=1.0, noise=0.005, alpha=0.1),
+            train=TrainConfig(data="digits", epochs=100, batch_size=64, lr=1e-3, seed=0),
+            about="8x8 digits scaled to [0, 1]: conv energy, 20 SGLD steps (lambda 1, sigma 0.005), alpha 0.1, "
+                  "buffer 10000 (not yet trained to convergence)"),
         "digits-tiny": Preset(model=dict(data_shape=(1, 8, 8), hidden=8, sgld_steps=10, step_size=1.0, noise=0.005),
                               train=TrainConfig(data="digits", epochs=2, batch_size=64, lr=1e-4, seed=0)),
         "8gaussians": Preset(model=_TOY, train=TrainConfig(data="8gaussians", epochs=3, batch_size=128, lr=1e-3),
