@@ -20,7 +20,7 @@ one generator step: ``minigen/models/adversarial/base.py``) so the snapshots can
 mid-game. ``python -m minigen train gan --config 8gaussians`` and ``python -m minigen train
 dcgan --config digits-reference`` run the same models through the run layer.
 
-Run:  python examples/13_gans.py            (about 3 minutes on two cores)
+Run:  python examples/13_gans.py            (about 5 minutes on two shared cores)
       python examples/13_gans.py --tiny     (the smoke test's settings, seconds)
 """
 import argparse
