@@ -102,7 +102,9 @@ def ae_vs_pca(train, val, test, sizes, epochs, linear_steps, out_dir):
         ax.plot(sizes, values, style, label=name)
     ax.set(xscale="log", yscale="log", xlabel="code size J", ylabel="test squared error per image",
            title="Autoencoders against PCA on the 8x8 digits")
+    ax.minorticks_off()
     ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_yticks([0.1, 0.2, 0.5, 1, 2, 5], ["0.1", "0.2", "0.5", "1", "2", "5"])
     ax.legend()
     ax.grid(alpha=0.3)
     fig.savefig(os.path.join(out_dir, "ae_vs_pca.png"), dpi=100)
