@@ -111,7 +111,8 @@ def build_parser():
     s.add_argument("--out", help="PNG path (default RUN_DIR/sample_seedSEED.png: the training's "
                    "samples.png is never overwritten); the array goes beside it as .npy")
     s.add_argument("--seed", type=_positive("--seed", allow_zero=True), default=0, help="sampling seed")
-    s.add_argument("--which", choices=["best", "last"], default="best", help="parameters to use")
+    s.add_argument("--which", choices=["best", "last"], default=None,
+                   help="parameters to use (default: those the run kept: best with early stopping, else last)")
     s.add_argument("--device", default="cpu", help="cpu or cuda")
     _add_threads(s)
 
@@ -119,7 +120,8 @@ def build_parser():
                        formatter_class=fmt, epilog=_EXAMPLES["eval"])
     e.add_argument("run_dir", help="a run folder written by `train`")
     e.add_argument("--split", default="test", choices=["train", "val", "test"], help="default test")
-    e.add_argument("--which", choices=["best", "last"], default="best", help="parameters to use")
+    e.add_argument("--which", choices=["best", "last"], default=None,
+                   help="parameters to use (default: those the run kept: best with early stopping, else last)")
     e.add_argument("--k", type=_positive("--k"), help="importance samples of a latent-variable model's "
                    "IWAE bound (default: as at the end of training)")
     e.add_argument("--draws", type=_positive("--draws"), help="dequantisation draws of a flow's NLL "
@@ -291,7 +293,7 @@ def cmd_eval(args):
             raise CLIError(f"{config_name(args.run_dir)} has no report option "
                            f"{' / '.join('--' + k for k in options)}") from err
         raise
-    print(f"{config['model']} on {config['train']['data']}, {args.which} parameters: {format_report(report)}")
+    print(f"{config['model']} on {config['train']['data']}, {report['which']} parameters: {format_report(report)}")
     path = os.path.join(args.run_dir, f"eval_{args.split}.json")
     with open(path, "w") as f:
         json.dump(report, f, indent=2)

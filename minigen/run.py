@@ -252,12 +252,14 @@ def format_report(report):
     return head + (", " + ", ".join(opts) if opts else "") + "): " + values
 
 
-def load_run(run_dir, which="best", device="cpu"):
+def load_run(run_dir, which=None, device="cpu"):
     """Rebuild a run's model from config.json and load its best or last parameters.
 
     Args:
         run_dir: a run folder.
-        which: "best" (best.npz, falling back to the checkpoint) or "last".
+        which: "best" (best.npz, falling back to the checkpoint), "last", or None: the
+            parameters the run ended with, as its report used them (best with early
+            stopping, else last).
         device: where to put the model.
 
     Returns:
@@ -266,6 +268,8 @@ def load_run(run_dir, which="best", device="cpu"):
     from .models import build_model
     run = RunFolder(run_dir)
     config = run.read_config()
+    if which is None:
+        which = "best" if config.get("train", {}).get("early_stopping") else "last"
     if which not in ("best", "last"):
         raise ValueError(f"which={which!r}: choose 'best' or 'last'")
     path = run.best if which == "best" and os.path.exists(run.best) else None
@@ -281,7 +285,7 @@ def load_run(run_dir, which="best", device="cpu"):
     return model, config
 
 
-def evaluate_run(run_dir, split="test", which="best", device="cpu", **options):
+def evaluate_run(run_dir, split="test", which=None, device="cpu", **options):
     """The report of a trained run on ``split``, as at the end of training (``options``: the
     model's report options, e.g. ``k=`` for a VAE, ``draws=`` for a flow)."""
     from autograd import no_grad
@@ -290,7 +294,8 @@ def evaluate_run(run_dir, split="test", which="best", device="cpu", **options):
     data = get_dataset(config["train"]["data"], split, view=config.get("view", model.dataset_view))
     seed = config["train"]["seed"]
     with no_grad():
-        report = {"split": split, "which": which,
+        kept = "best" if config.get("train", {}).get("early_stopping") else "last"
+        report = {"split": split, "which": which or kept,
                   **model.report(data, np.random.default_rng([seed, 3]), **options)}
     return report, model, config
 

@@ -97,7 +97,7 @@ def sample_metrics(samples, real, names=DEFAULT_METRICS, *, train=None, val=None
     return out
 
 
-def run_sample_metrics(run_dir, names=DEFAULT_METRICS, split="test", which="best", n=1000, device="cpu"):
+def run_sample_metrics(run_dir, names=DEFAULT_METRICS, split="test", which=None, n=1000, device="cpu"):
     """The sample metrics of a trained run: ``model.sample(n, rng)`` against ``split``.
 
     The samples are drawn with ``default_rng([seed, 4])`` and the metrics' own randomness
