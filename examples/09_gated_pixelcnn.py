@@ -66,7 +66,7 @@ def class_rows(samples, labels, path, levels, title):
     """One labelled row per class: ``samples`` (n, 1, H, W) drawn given ``labels`` (n,)."""
     classes = np.unique(labels)
     per = int((labels == classes[0]).sum())
-    fig = Figure(figsize=(0.6 * per + 0.8, 0.62 * len(classes) + 0.5))
+    fig = Figure(figsize=(0.85 * per + 0.8, 0.85 * len(classes) + 0.5))
     for r, k in enumerate(classes):
         ax = fig.add_subplot(len(classes), 1, r + 1)
         row = samples[labels == k][:, 0].astype(float)                          # (per, H, W)

@@ -135,7 +135,7 @@ def main(tiny=False, out_dir="runs/10_pixelrnn", epochs=None):
                for label, name in nets] for shape, pixel in FIELDS]
     paths = [field_picture(fields, os.path.join(out_dir, "receptive_fields.png"))]
 
-    epochs = epochs or (1 if tiny else 10)
+    epochs = epochs or (1 if tiny else 60)
     rows, results, rng = [], {}, np.random.default_rng(1)
     for label, name in (("Row LSTM", "row-lstm"), ("Diagonal BiLSTM", "diagonal-bilstm")):
         print(f"== {name} --config {preset} (at most {epochs} epochs)")
@@ -157,7 +157,7 @@ def main(tiny=False, out_dir="runs/10_pixelrnn", epochs=None):
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tiny", action="store_true", help="seconds-long settings (smoke test)")
-    p.add_argument("--epochs", type=int, default=None, help="at most this many epochs per model (default 10)")
+    p.add_argument("--epochs", type=int, default=None, help="at most this many epochs per model (default 60)")
     p.add_argument("--out", default="runs/10_pixelrnn", help="folder for the PNG files")
     args = p.parse_args()
     main(tiny=args.tiny, out_dir=args.out, epochs=args.epochs)
