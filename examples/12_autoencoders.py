@@ -26,8 +26,8 @@ loss after every epoch, the best epoch kept, stopping after 20 epochs without pr
 (at most 200 epochs; 100 for the DAEs and the anomaly models, to keep the example short).
 The linear autoencoders are the exception: gradient descent turns their subspace slowly
 along directions of nearly equal variance (the digits' 2nd and 3rd principal variances
-are 0.62 and 0.58), so they take 4000 full-batch Adam steps at 1e-2. About 10-15 minutes
-on a laptop CPU; ``--tiny`` runs in seconds.
+are 0.62 and 0.58), so they take 4000 full-batch Adam steps at 1e-2. About 20 minutes of
+one CPU core (most of it the 20 anomaly models); ``--tiny`` runs in seconds.
 
 Run:  python examples/12_autoencoders.py [--out runs/12_autoencoders]
       python examples/12_autoencoders.py --tiny     (seconds: the smoke test's settings)
