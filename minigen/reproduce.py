@@ -18,6 +18,15 @@ README = {
     "vae": [("nelbo", 97.1702), ("nll_iwae", 94.9149)],
     "realnvp": [("nll", 95.3801), ("bpd", 2.1501)],
     "independent": [("nll", 106.4728)],
+    "fvsbn": [("nll", 93.4200)],
+    "nade": [("nll", 91.2617)],
+    "made": [("nll", 97.3189)],
+    "gated-pixelcnn": [("nll", 81.7673)],
+    "row-lstm": [("nll", 81.8214)],
+    "diagonal-bilstm": [("nll", 81.5331)],
+    "kde": [("nll", 133.5422)],
+    "gmm": [("nll", 125.8515)],
+    "rbm": [("nll", 17.9833)],
 }
 
 
