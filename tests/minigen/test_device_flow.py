@@ -25,7 +25,8 @@ from .models.model_table import ROWS
 #   rbm, dbm   train_step adds a host batch sum to a device buffer (energy/rbm.py, dbm.py)
 #   ebm        negative_samples starts its chains on the host (energy/ebm.py, sgld)
 #   autoencoder, sparse-, denoising-autoencoder  sample/chain decode host codes (latent/)
-ON_DEVICE = {"pixelcnn", "vae", "realnvp", "independent", "mlp"}
+ON_DEVICE = {"pixelcnn", "vae", "realnvp", "independent", "mlp", "fvsbn", "nade", "made", "kde", "gmm",
+             "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp"}
 
 
 def rows():

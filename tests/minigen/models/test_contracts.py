@@ -7,6 +7,7 @@ gradcheck; the NumPy reference kernels give the same figure. Then each family's 
 contract on the rows that carry its tag.
 """
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -94,6 +95,19 @@ def test_sample_has_the_data_shape_and_is_reproducible(row):
     if getattr(model, "num_levels", None):
         assert np.issubdtype(a.dtype, np.integer), a.dtype
         assert a.min() >= 0 and a.max() < model.num_levels
+
+
+@pytest.mark.parametrize("row", TAGGED["sampler"], ids=row_ids(TAGGED["sampler"]))
+def test_figures_write_pictures(row, tmp_path):
+    """The end-of-run pictures, as the run layer asks for them (trained or not, they must draw)."""
+    model = make(row)
+    model.eval()
+    test = get_dataset("digits", "test", view=model.dataset_view).subset(np.arange(40))
+    with no_grad():
+        paths = model.figures(str(tmp_path), np.random.default_rng(0), test)
+    assert paths, "figures() wrote nothing"
+    for path in paths:
+        assert os.path.getsize(path) > 0, path
 
 
 def test_a_classifier_says_it_cannot_sample():
