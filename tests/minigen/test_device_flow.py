@@ -26,7 +26,7 @@ from .models.model_table import ROWS
 #   ebm        negative_samples starts its chains on the host (energy/ebm.py, sgld)
 #   autoencoder, sparse-, denoising-autoencoder  sample/chain decode host codes (latent/)
 ON_DEVICE = {"pixelcnn", "vae", "realnvp", "independent", "mlp", "fvsbn", "nade", "made", "kde", "gmm",
-             "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp"}
+             "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp", "dcgan"}
 
 
 def rows():

@@ -146,12 +146,13 @@ class DCGAN(AdversarialModel):
 
     def interpolate(self, rng, rows=6, steps=8):
         """Samples along straight lines between random z pairs ([1] §6.1, Fig. 4): (rows * steps, C, H, W)."""
-        from autograd import Tensor, no_grad
+        from autograd import Tensor, as_numpy, no_grad, to_device
         z0, z1 = rng.standard_normal((2, rows, 1, self.latent_dim))
         t = np.linspace(0.0, 1.0, steps)[None, :, None]
         z = ((1 - t) * z0 + t * z1).reshape(-1, self.latent_dim)                 # (rows * steps, latent)
         with no_grad():
-            x = self.generator(Tensor(z.astype(self.parameters()[0].dtype))).numpy()
+            z = to_device(z.astype(self.parameters()[0].dtype), self.device)
+            x = as_numpy(self.generator(Tensor(z)).data)
         return np.rint((np.clip(x, -1, 1) + 1) / 2 * (self.num_levels - 1)).astype(np.uint8)
 
     def figures(self, run_dir, rng, split=None):
