@@ -24,9 +24,9 @@ from .models.model_table import ROWS
 # expected failure until it passes (then add it here): the checks found, when written,
 #   rbm, dbm   train_step adds a host batch sum to a device buffer (energy/rbm.py, dbm.py)
 #   ebm        negative_samples starts its chains on the host (energy/ebm.py, sgld)
-#   autoencoder, sparse-, denoising-autoencoder  sample/chain decode host codes (latent/)
 ON_DEVICE = {"pixelcnn", "vae", "realnvp", "independent", "mlp", "fvsbn", "nade", "made", "kde", "gmm",
-             "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp", "dcgan"}
+             "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp", "dcgan",
+             "autoencoder", "sparse-autoencoder", "denoising-autoencoder", "vq-vae"}
 
 
 def rows():

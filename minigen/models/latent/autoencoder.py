@@ -154,12 +154,12 @@ class Autoencoder(LatentVariableModel):
         return Tensor(x_in), target
 
     def encode(self, x_in):
-        """The code h = f(x): Tensor (N, J)."""
-        return self.encoder(x_in)
+        """The code h = f(x): Tensor (N, J) (host inputs move to the device)."""
+        return self.encoder(x_in if x_in.device == self.device else x_in.to(self.device))
 
     def decode(self, h):
-        """g(h): K numbers per pixel, Tensor (N, D, K)."""
-        return self.decoder(h)
+        """g(h): K numbers per pixel, Tensor (N, D, K) (codes drawn on the host move to the device)."""
+        return self.decoder(h if h.device == self.device else h.to(self.device))
 
     def reconstruction_loss(self, out, target):
         """L(x, g(h)) summed over the D pixels (module docstring): Tensor (N,)."""
