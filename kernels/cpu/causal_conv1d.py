@@ -19,7 +19,8 @@ import numpy as np
 from numba import prange
 
 from .. import config
-from ..reference.causal_conv1d import _check_float, check_causal_args
+from ..reference.causal_conv1d import (check_backward, check_causal_args, check_forward,
+                                        check_grad_input, check_grad_weight)
 from ._fastmath import zero_of
 from ._numba import njit, use_parallel, serial_twin
 from ._blas import can_split, gemm, single_threaded
@@ -134,16 +135,10 @@ def _run(par, ser, bounds, *args):
 
 
 def causal_conv1d_forward(x, w, b=None, dilation=1):
-    _check_float("x", x, ndim=3, layout="(N, C, T)")
-    _check_float("w", w, x.dtype, ndim=3, layout="(Cout, Cin, K)")
-    shifts = check_causal_args(x.shape, w.shape, dilation).astype(np.int64)
+    shifts = check_forward(x, w, b, dilation).astype(np.int64)
     n, _, t = x.shape
     cout = w.shape[0]
     has_b = b is not None
-    if has_b:
-        _check_float("b", b, x.dtype)
-        if tuple(b.shape) != (cout,):
-            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
     x = np.ascontiguousarray(x)
     y = np.empty((n, cout, t), x.dtype)
     blocks = _blocks(n, t)
@@ -180,32 +175,19 @@ def _backward(gy, x, w, x_shape, kernel_size, dilation, bias, want_gx, want_gw):
 
 
 def causal_conv1d_grad_input(gy, w, dilation=1):
-    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
-    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
-    n, cout, t = gy.shape
-    if cout != w.shape[0]:
-        raise ValueError(f"gy has {cout} channels but the weight has Cout={w.shape[0]}")
+    n, _, t = check_grad_input(gy, w)
     gx, _, _ = _backward(gy, None, w, (n, w.shape[1], t), w.shape[2], dilation, False, True, False)
     return gx
 
 
 def causal_conv1d_grad_weight(x, gy, kernel_size, dilation=1, bias=False):
-    _check_float("x", x, ndim=3, layout="(N, C, T)")
-    _check_float("gy", gy, x.dtype, ndim=3, layout="(N, Cout, T)")
-    if gy.shape[0] != x.shape[0] or gy.shape[2] != x.shape[2]:
-        raise ValueError(f"gy must have shape (N, Cout, T) with N, T of x {tuple(x.shape)}, "
-                         f"got {tuple(gy.shape)}")
+    check_grad_weight(x, gy)
     _, gw, gb = _backward(gy, x, None, x.shape, int(kernel_size), dilation, bias, False, True)
     return (gw, gb) if bias else gw
 
 
 def causal_conv1d_backward(gy, x, w, dilation=1, bias=False, input_grad=True):
-    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
-    _check_float("x", x, gy.dtype, ndim=3, layout="(N, C, T)")
-    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
-    if gy.shape != (x.shape[0], w.shape[0], x.shape[2]):
-        raise ValueError(f"gy must have shape (N, Cout, T) = {(x.shape[0], w.shape[0], x.shape[2])}, "
-                         f"got {tuple(gy.shape)}")
+    check_backward(gy, x, w)
     return _backward(gy, x, w, x.shape, w.shape[2], dilation, bias, input_grad, True)
 
 

@@ -40,7 +40,7 @@ import numpy as np
 from numba import prange
 
 from .. import config
-from ..reference.masked_conv import _check_float, _check_gy, _check_weight, check_masked_conv_args
+from ..reference.masked_conv import check_backward, check_forward, check_grad_weight
 from ..taps import center_index
 from ._blas import can_split, gemm, single_threaded, workspace
 from ._fastmath import zero_of
@@ -329,16 +329,9 @@ def _run(driver_par, driver_ser, plan, *args):
 
 
 def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
-    _check_float("x", x)
-    _check_weight(w, x.dtype)
-    cout, cin, kh, kw = w.shape
-    taps, ph, pw, oh, ow = check_masked_conv_args(x.shape, cout, cin, (kh, kw), taps, padding,
-                                                  center_mask, x.dtype)
+    taps, ph, pw, oh, ow = check_forward(x, w, taps, b, padding, center_mask)
+    cout, cin = w.shape[:2]
     has_b = b is not None
-    if has_b:
-        _check_float("b", b, x.dtype)
-        if tuple(b.shape) != (cout,):
-            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
     x = np.ascontiguousarray(x)
     plan = _Plan(x.shape, cout, taps, ph, pw, oh, ow, need_bwd=False)
     wt = _tap_matrix(w, taps, center_mask, b)
@@ -365,10 +358,7 @@ def masked_conv2d_grad_input(gy, w, taps, x_shape, padding=None, center_mask=Non
 
 
 def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mask=None, bias=False):
-    _check_float("x", x)
-    _check_float("gy", gy, x.dtype)
-    if gy.ndim != 4 or x.ndim != 4:
-        raise ValueError(f"x and gy must be 4-D, got shapes {tuple(x.shape)} and {tuple(gy.shape)}")
+    check_grad_weight(x, gy)
     kh, kw = (int(k) for k in kernel_size)
     _, gw, gb = _backward(gy, x, (gy.shape[1], x.shape[1], kh, kw), None, taps, padding,
                           center_mask, bias, False, True)
@@ -376,16 +366,8 @@ def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mas
 
 
 def _backward(gy, x, w_shape, w, taps, padding, center_mask, bias, want_gx, want_gw, x_shape=None):
-    _check_float("gy", gy)
-    if w is not None:
-        _check_weight(w, gy.dtype)
-    if x is not None:
-        _check_float("x", x, gy.dtype)
-        x_shape = tuple(x.shape)
+    x_shape, (taps, ph, pw, oh, ow) = check_backward(gy, x, w, w_shape, taps, padding, center_mask, x_shape)
     cout, cin, kh, kw = w_shape
-    taps, ph, pw, oh, ow = check_masked_conv_args(x_shape, cout, cin, (kh, kw), taps, padding,
-                                                  center_mask, gy.dtype)
-    _check_gy(gy, x_shape[0], cout, oh, ow)
     dtype = gy.dtype
     gy = np.ascontiguousarray(gy)
     x = np.ascontiguousarray(x) if x is not None else np.zeros((1, 1, 1, 1), dtype)

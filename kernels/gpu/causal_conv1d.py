@@ -9,7 +9,8 @@ matrix with rows ``c*K + k``::
     y  = w2 @ cols(x) + b,    gx = col2im(w2^T @ gy),    gw = sum_n gy[n] @ cols(x[n])^T
 """
 from ..reference import causal_conv1d as ref
-from ..reference.causal_conv1d import _check_float, check_causal_args
+from ..reference.causal_conv1d import (check_backward, check_causal_args, check_forward,
+                                        check_grad_input, check_grad_weight)
 from . import _tapgemm as tg
 from ._cupy import share_docs
 
@@ -28,14 +29,8 @@ def _w2(w):
 
 
 def causal_conv1d_forward(x, w, b=None, dilation=1):
-    _check_float("x", x, ndim=3, layout="(N, C, T)")
-    _check_float("w", w, x.dtype, ndim=3, layout="(Cout, Cin, K)")
-    shifts = check_causal_args(x.shape, w.shape, dilation)
+    shifts = check_forward(x, w, b, dilation)
     cout, t = w.shape[0], x.shape[2]
-    if b is not None:
-        _check_float("b", b, x.dtype)
-        if tuple(b.shape) != (cout,):
-            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
     y = tg.forward(x.reshape(x.shape[0], x.shape[1], 1, t), _w2(w), _geometry(x.shape, cout, shifts))
     y = y.reshape(x.shape[0], cout, t)                               # (N, Cout, T)
     if b is not None:
@@ -58,31 +53,18 @@ def _backward(gy, x, x_shape, w, kernel_size, dilation, bias, want_gx, want_gw):
 
 
 def causal_conv1d_grad_input(gy, w, dilation=1):
-    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
-    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
-    n, cout, t = gy.shape
-    if cout != w.shape[0]:
-        raise ValueError(f"gy has {cout} channels but the weight has Cout={w.shape[0]}")
+    n, _, t = check_grad_input(gy, w)
     return _backward(gy, None, (n, w.shape[1], t), w, w.shape[2], dilation, False, True, False)[0]
 
 
 def causal_conv1d_grad_weight(x, gy, kernel_size, dilation=1, bias=False):
-    _check_float("x", x, ndim=3, layout="(N, C, T)")
-    _check_float("gy", gy, x.dtype, ndim=3, layout="(N, Cout, T)")
-    if gy.shape[0] != x.shape[0] or gy.shape[2] != x.shape[2]:
-        raise ValueError(f"gy must have shape (N, Cout, T) with N, T of x {tuple(x.shape)}, "
-                         f"got {tuple(gy.shape)}")
+    check_grad_weight(x, gy)
     _, gw, gb = _backward(gy, x, x.shape, None, int(kernel_size), dilation, bias, False, True)
     return (gw, gb) if bias else gw
 
 
 def causal_conv1d_backward(gy, x, w, dilation=1, bias=False, input_grad=True):
-    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
-    _check_float("x", x, gy.dtype, ndim=3, layout="(N, C, T)")
-    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
-    if gy.shape != (x.shape[0], w.shape[0], x.shape[2]):
-        raise ValueError(f"gy must have shape (N, Cout, T) = {(x.shape[0], w.shape[0], x.shape[2])}, "
-                         f"got {tuple(gy.shape)}")
+    check_backward(gy, x, w)
     return _backward(gy, x, x.shape, w, w.shape[2], dilation, bias, input_grad, True)
 
 

@@ -12,7 +12,7 @@ GEMM's inner dimension is ``Cin*L`` (7x7 mask A: 24 of 49 taps; 3x3 mask B: 5 of
     gb = sum gy over (n, i, j)
 """
 from ..reference import masked_conv as ref
-from ..reference.masked_conv import _check_float, _check_gy, _check_weight, check_masked_conv_args
+from ..reference.masked_conv import check_backward, check_forward, check_grad_weight
 from ..taps import gather_taps, scatter_taps
 from . import _tapgemm as tg
 from ._cupy import cupy, share_docs
@@ -36,15 +36,8 @@ def _w2(w, taps, center_mask):
 
 
 def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
-    _check_float("x", x)
-    _check_weight(w, x.dtype)
-    cout, cin, kh, kw = w.shape
-    taps, ph, pw, oh, ow = check_masked_conv_args(x.shape, cout, cin, (kh, kw), taps, padding,
-                                                  center_mask, x.dtype)
-    if b is not None:
-        _check_float("b", b, x.dtype)
-        if tuple(b.shape) != (cout,):
-            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
+    taps, ph, pw, oh, ow = check_forward(x, w, taps, b, padding, center_mask)
+    cout = w.shape[0]
     y = tg.forward(x, _w2(w, taps, center_mask), _geometry(x.shape, cout, taps, ph, pw, oh, ow))
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
@@ -52,16 +45,8 @@ def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
 
 
 def _backward(gy, x, x_shape, w, w_shape, taps, padding, center_mask, bias, want_gx, want_gw):
-    _check_float("gy", gy)
-    if w is not None:
-        _check_weight(w, gy.dtype)
-    if x is not None:
-        _check_float("x", x, gy.dtype)
-        x_shape = tuple(x.shape)
+    x_shape, (taps, ph, pw, oh, ow) = check_backward(gy, x, w, w_shape, taps, padding, center_mask, x_shape)
     cout, cin, kh, kw = w_shape
-    taps, ph, pw, oh, ow = check_masked_conv_args(tuple(x_shape), cout, cin, (kh, kw), taps,
-                                                  padding, center_mask, gy.dtype)
-    _check_gy(gy, x_shape[0], cout, oh, ow)
     g = _geometry(x_shape, cout, taps, ph, pw, oh, ow)
     gx = tg.grad_input(gy, _w2(w, taps, center_mask), g) if want_gx else None
     gw = None
@@ -80,10 +65,7 @@ def masked_conv2d_grad_input(gy, w, taps, x_shape, padding=None, center_mask=Non
 
 
 def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mask=None, bias=False):
-    _check_float("x", x)
-    _check_float("gy", gy, x.dtype)
-    if gy.ndim != 4 or x.ndim != 4:
-        raise ValueError(f"x and gy must be 4-D, got shapes {tuple(x.shape)} and {tuple(gy.shape)}")
+    check_grad_weight(x, gy)
     kh, kw = (int(k) for k in kernel_size)
     _, gw, gb = _backward(gy, x, None, None, (gy.shape[1], x.shape[1], kh, kw), taps, padding,
                           center_mask, bias, False, True)
@@ -91,7 +73,6 @@ def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mas
 
 
 def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True):
-    _check_float("gy", gy)
     return _backward(gy, x, None, w, w.shape, taps, padding, center_mask, bias, input_grad, True)
 
 

@@ -40,6 +40,48 @@ def check_causal_args(x_shape, w_shape, dilation):
     return int(dilation) * (k - 1 - np.arange(k))
 
 
+# -- argument checks of the public functions, shared by the reference, Numba and CUDA kernels --
+def check_forward(x, w, b, dilation):
+    """Validate ``causal_conv1d_forward``'s arguments; returns the shifts s_k."""
+    _check_float("x", x, ndim=3, layout="(N, C, T)")
+    _check_float("w", w, x.dtype, ndim=3, layout="(Cout, Cin, K)")
+    shifts = check_causal_args(x.shape, w.shape, dilation)
+    if b is not None:
+        _check_float("b", b, x.dtype)
+        if tuple(b.shape) != (w.shape[0],):
+            raise ValueError(f"b must have shape (Cout,) = ({w.shape[0]},), got {tuple(b.shape)}")
+    return shifts
+
+
+def check_grad_input(gy, w):
+    """Validate ``causal_conv1d_grad_input``'s arguments; returns the input's shape (N, Cin, T)."""
+    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
+    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
+    n, cout, t = gy.shape
+    if cout != w.shape[0]:
+        raise ValueError(f"gy has {cout} channels but the weight has Cout={w.shape[0]}")
+    return (n, w.shape[1], t)
+
+
+def check_grad_weight(x, gy):
+    """Validate ``causal_conv1d_grad_weight``'s arrays."""
+    _check_float("x", x, ndim=3, layout="(N, C, T)")
+    _check_float("gy", gy, x.dtype, ndim=3, layout="(N, Cout, T)")
+    if gy.shape[0] != x.shape[0] or gy.shape[2] != x.shape[2]:
+        raise ValueError(f"gy must have shape (N, Cout, T) with N, T of x {tuple(x.shape)}, "
+                         f"got {tuple(gy.shape)}")
+
+
+def check_backward(gy, x, w):
+    """Validate ``causal_conv1d_backward``'s arrays."""
+    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
+    _check_float("x", x, gy.dtype, ndim=3, layout="(N, C, T)")
+    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
+    if gy.shape != (x.shape[0], w.shape[0], x.shape[2]):
+        raise ValueError(f"gy must have shape (N, Cout, T) = {(x.shape[0], w.shape[0], x.shape[2])}, "
+                         f"got {tuple(gy.shape)}")
+
+
 def causal_conv1d_forward(x, w, b=None, dilation=1):
     """``y[n,o,t] = b[o] + sum_k sum_c w[o,c,k] * x[n,c,t - d*(K-1-k)]`` (x = 0 before t = 0).
 
@@ -52,14 +94,8 @@ def causal_conv1d_forward(x, w, b=None, dilation=1):
     Returns:
         y: ``(N, Cout, T)``.
     """
-    _check_float("x", x, ndim=3, layout="(N, C, T)")
-    _check_float("w", w, x.dtype, ndim=3, layout="(Cout, Cin, K)")
-    shifts = check_causal_args(x.shape, w.shape, dilation)
+    shifts = check_forward(x, w, b, dilation)
     cout, t = w.shape[0], x.shape[2]
-    if b is not None:
-        _check_float("b", b, x.dtype)
-        if tuple(b.shape) != (cout,):
-            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
     xp = get_array_module(x)
     pad = int(shifts[0])
     xpad = xp.pad(x, ((0, 0), (0, 0), (pad, 0)))              # (N, Cin, pad + T)
@@ -82,11 +118,7 @@ def causal_conv1d_grad_input(gy, w, dilation=1):
     Returns:
         gx: ``(N, Cin, T)``.
     """
-    _check_float("gy", gy, ndim=3, layout="(N, Cout, T)")
-    _check_float("w", w, gy.dtype, ndim=3, layout="(Cout, Cin, K)")
-    n, cout, t = gy.shape
-    if cout != w.shape[0]:
-        raise ValueError(f"gy has {cout} channels but the weight has Cout={w.shape[0]}")
+    n, _, t = check_grad_input(gy, w)
     shifts = check_causal_args((n, w.shape[1], t), w.shape, dilation)
     xp = get_array_module(gy)
     pad = int(shifts[0])
@@ -103,11 +135,7 @@ def causal_conv1d_grad_weight(x, gy, kernel_size, dilation=1, bias=False):
     Returns:
         gw ``(Cout, Cin, K)``, or ``(gw, gb)`` when ``bias``.
     """
-    _check_float("x", x, ndim=3, layout="(N, C, T)")
-    _check_float("gy", gy, x.dtype, ndim=3, layout="(N, Cout, T)")
-    if gy.shape[0] != x.shape[0] or gy.shape[2] != x.shape[2]:
-        raise ValueError(f"gy must have shape (N, Cout, T) with N, T of x {tuple(x.shape)}, "
-                         f"got {tuple(gy.shape)}")
+    check_grad_weight(x, gy)
     k = int(kernel_size)
     cout, cin = gy.shape[1], x.shape[1]
     shifts = check_causal_args(x.shape, (cout, cin, k), dilation)

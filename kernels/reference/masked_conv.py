@@ -81,6 +81,44 @@ def _check_weight(w, dtype):
         raise ValueError(f"w must be 4-D (Cout, Cin, KH, KW), got shape {tuple(w.shape)}")
 
 
+def check_forward(x, w, taps, b, padding, center_mask):
+    """Validate ``masked_conv2d_forward``'s arguments (shared by the reference, Numba and CUDA
+    kernels); returns ``(taps, ph, pw, oh, ow)``."""
+    _check_float("x", x)
+    _check_weight(w, x.dtype)
+    cout, cin, kh, kw = w.shape
+    geometry = check_masked_conv_args(x.shape, cout, cin, (kh, kw), taps, padding, center_mask, x.dtype)
+    if b is not None:
+        _check_float("b", b, x.dtype)
+        if tuple(b.shape) != (cout,):
+            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
+    return geometry
+
+
+def check_backward(gy, x, w, w_shape, taps, padding, center_mask, x_shape=None):
+    """Validate the arrays of a backward pass: ``gy`` with ``x`` (or only its ``x_shape``) and ``w``
+    (or only its ``w_shape``); returns ``(x_shape, (taps, ph, pw, oh, ow))``."""
+    _check_float("gy", gy)
+    if w is not None:
+        _check_weight(w, gy.dtype)
+    if x is not None:
+        _check_float("x", x, gy.dtype)
+        x_shape = tuple(x.shape)
+    cout, cin, kh, kw = w_shape
+    geometry = check_masked_conv_args(tuple(x_shape), cout, cin, (kh, kw), taps, padding, center_mask,
+                                      gy.dtype)
+    _check_gy(gy, x_shape[0], cout, geometry[3], geometry[4])
+    return tuple(x_shape), geometry
+
+
+def check_grad_weight(x, gy):
+    """The two arrays of ``masked_conv2d_grad_weight`` must be float, of one dtype, and 4-D."""
+    _check_float("x", x)
+    _check_float("gy", gy, x.dtype)
+    if gy.ndim != 4 or x.ndim != 4:
+        raise ValueError(f"x and gy must be 4-D, got shapes {tuple(x.shape)} and {tuple(gy.shape)}")
+
+
 def _tap_weights(w, taps, center_mask):
     """``wl[li] = W'[:, :, ky_l, kx_l]`` of shape (L, Cout, Cin), centre tap masked."""
     xp = get_array_module(w)
@@ -108,15 +146,8 @@ def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
     Returns:
         y: ``(N, Cout, OH, OW)``.
     """
-    _check_float("x", x)
-    _check_weight(w, x.dtype)
-    cout, cin, kh, kw = w.shape
-    taps, ph, pw, oh, ow = check_masked_conv_args(x.shape, cout, cin, (kh, kw), taps, padding,
-                                                  center_mask, x.dtype)
-    if b is not None:
-        _check_float("b", b, x.dtype)
-        if tuple(b.shape) != (cout,):
-            raise ValueError(f"b must have shape (Cout,) = ({cout},), got {tuple(b.shape)}")
+    taps, ph, pw, oh, ow = check_forward(x, w, taps, b, padding, center_mask)
+    cout = w.shape[0]
     xp = get_array_module(x)
     xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))       # (N, Cin, H+2ph, W+2pw)
     wl = _tap_weights(w, taps, center_mask)                        # (L, Cout, Cin)
@@ -143,12 +174,8 @@ def masked_conv2d_grad_input(gy, w, taps, x_shape, padding=None, center_mask=Non
     Returns:
         gx: ``(N, Cin, H, W)``.
     """
-    _check_float("gy", gy)
-    _check_weight(w, gy.dtype)
-    cout, cin, kh, kw = w.shape
-    taps, ph, pw, oh, ow = check_masked_conv_args(tuple(x_shape), cout, cin, (kh, kw), taps,
-                                                  padding, center_mask, gy.dtype)
-    _check_gy(gy, x_shape[0], cout, oh, ow)
+    x_shape, (taps, ph, pw, oh, ow) = check_backward(gy, None, w, w.shape, taps, padding, center_mask, x_shape)
+    cin = w.shape[1]
     xp = get_array_module(gy)
     n, _, h, wd = x_shape
     wl = _tap_weights(w, taps, center_mask)
