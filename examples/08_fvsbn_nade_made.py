@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from minigen.data import get_dataset
 from minigen.models import build_model
 from minigen.models.autoregressive.made import made_masks
+from minigen.plots import labelled_rows
 from minigen.run import train
 
 PIXELCNN = 82.32       # README: python -m minigen train pixelcnn --config digits-reference
@@ -53,20 +54,6 @@ def models(tiny):
                 ("MADE, 2 masks", "made", "digits-tiny", dict(num_masks=2, ordering="random"))]
     return [("FVSBN", "fvsbn", "digits-reference", {}), ("NADE", "nade", "digits-reference", {}),
             ("MADE", "made", "digits-reference", {}), ("MADE, 8 masks", "made", "digits-ensemble", {})]
-
-
-def sample_rows(rows, path, levels, title):
-    """One labelled row of samples per model: ``rows`` = [(label, images (n, 1, H, W))]."""
-    fig = Figure(figsize=(0.55 * len(rows[0][1]) + 0.5, 0.8 * len(rows) + 0.4))
-    for r, (label, images) in enumerate(rows):
-        ax = fig.add_subplot(len(rows), 1, r + 1)
-        padded = np.pad(images[:, 0].astype(float), ((0, 0), (0, 0), (1, 1)), constant_values=np.nan)
-        ax.imshow(np.concatenate(list(padded), axis=1), cmap="gray", vmin=0, vmax=levels - 1)  # (H, n*(W+2))
-        ax.set_title(label, loc="left", fontsize=9)
-        ax.set_axis_off()
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
-    return path
 
 
 def mask_picture(made, path):
@@ -116,7 +103,7 @@ def main(tiny=False, out_dir="runs/08_fvsbn_nade_made", epochs=None):
             line += f"  ensemble {report['nll_ensemble']:7.2f} ({report['bpd_ensemble']:.4f})"
         print(line + f"  best epoch {best_epoch:.0f}, {seconds:.0f} s")
 
-    paths = [sample_rows(rows, os.path.join(out_dir, "samples.png"), L,
+    paths = [labelled_rows(rows, os.path.join(out_dir, "samples.png"), levels=L, title=
                          "samples, drawn pixel by pixel: " + ", ".join(r[0] for r in rows)),
              mask_picture(trained["MADE"], os.path.join(out_dir, "made_masks.png"))]
     for path in paths:

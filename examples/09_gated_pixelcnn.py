@@ -34,11 +34,11 @@ import math
 import os
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from autograd.ops import taps
 from minigen.data import get_dataset
 from minigen.models import build_model
+from minigen.plots import labelled_rows
 from minigen.run import train
 
 PIXELCNN = 82.32       # README: python -m minigen train pixelcnn --config digits-reference
@@ -60,25 +60,6 @@ def never_feed(model):
     """(output, earlier input) pairs the receptive field misses, from ``dependency_mask``."""
     rank = model.order()
     return int(((rank[None, :] < rank[:, None]) & ~model.dependency_mask()).sum())
-
-
-def class_rows(samples, labels, path, levels, title):
-    """One labelled row per class: ``samples`` (n, 1, H, W) drawn given ``labels`` (n,)."""
-    classes = np.unique(labels)
-    per = int((labels == classes[0]).sum())
-    fig = Figure(figsize=(0.85 * per + 0.8, 0.85 * len(classes) + 0.5))
-    for r, k in enumerate(classes):
-        ax = fig.add_subplot(len(classes), 1, r + 1)
-        row = samples[labels == k][:, 0].astype(float)                          # (per, H, W)
-        padded = np.pad(row, ((0, 0), (0, 0), (1, 1)), constant_values=np.nan)
-        ax.imshow(np.concatenate(list(padded), axis=1), cmap="gray", vmin=0, vmax=levels - 1)
-        ax.set_xticks([]), ax.set_yticks([])
-        ax.set_ylabel(str(k), rotation=0, labelpad=12, fontsize=11, va="center")
-        for side in ax.spines.values():
-            side.set_visible(False)
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
-    return path
 
 
 def main(tiny=False, out_dir="runs/09_gated_pixelcnn", epochs=None):
@@ -105,8 +86,9 @@ def main(tiny=False, out_dir="runs/09_gated_pixelcnn", epochs=None):
     per = 4 if tiny else 10
     labels = np.repeat(np.arange(10), per)
     samples = model.sample(len(labels), np.random.default_rng(1), labels)
-    path = class_rows(samples, labels, os.path.join(out_dir, "class_rows.png"), L,
-                      "Gated PixelCNN: samples of p(x | y), one row per class y")
+    path = labelled_rows([(str(k), samples[labels == k]) for k in np.unique(labels)],
+                         os.path.join(out_dir, "class_rows.png"), levels=L, title=
+                         "Gated PixelCNN: samples of p(x | y), one row per class y")
     print(f"saved {path}")
     return {"test_nll": report["nll"], "marginal_nll": report["marginal_nll"]}
 

@@ -42,6 +42,7 @@ from autograd import Tensor
 from minigen.data import get_dataset
 from minigen.models import build_model
 from minigen.models.autoregressive.pixelrnn import skew
+from minigen.plots import labelled_rows
 from minigen.run import train
 
 PIXELCNN = 82.32       # README: python -m minigen train pixelcnn --config digits-reference
@@ -105,20 +106,6 @@ def field_picture(fields, path):
     return path
 
 
-def sample_rows(rows, path, levels, title):
-    """One labelled row of samples per model: ``rows`` = [(label, images (n, 1, H, W))]."""
-    fig = Figure(figsize=(0.55 * len(rows[0][1]) + 0.5, 0.85 * len(rows) + 0.4))
-    for r, (label, images) in enumerate(rows):
-        ax = fig.add_subplot(len(rows), 1, r + 1)
-        padded = np.pad(images[:, 0].astype(float), ((0, 0), (0, 0), (1, 1)), constant_values=np.nan)
-        ax.imshow(np.concatenate(list(padded), axis=1), cmap="gray", vmin=0, vmax=levels - 1)  # (H, n*(W+2))
-        ax.set_title(label, loc="left", fontsize=9)
-        ax.set_axis_off()
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
-    return path
-
-
 def main(tiny=False, out_dir="runs/10_pixelrnn", epochs=None):
     os.makedirs(out_dir, exist_ok=True)
     test = get_dataset("digits", "test")
@@ -147,7 +134,7 @@ def main(tiny=False, out_dir="runs/10_pixelrnn", epochs=None):
         results[name] = report
         rows.append((f"{label}: test NLL {report['nll']:.2f} nats", model.sample(8 if tiny else 16, rng)))
     print(f"PixelCNN {PIXELCNN}, uniform {D * math.log(L):.2f}")
-    paths.append(sample_rows(rows, os.path.join(out_dir, "samples.png"), L,
+    paths.append(labelled_rows(rows, os.path.join(out_dir, "samples.png"), levels=L, title=
                              f"PixelRNN samples, drawn pixel by pixel ({epochs} epochs at most)"))
     for path in paths:
         print(f"saved {path}")

@@ -91,7 +91,7 @@ def _show_picture(picture, path, title=None, row_labels=None, cell=None):
     """Draw a mosaic at exactly one screen pixel per picture pixel, with optional row labels."""
     hm, wm, _ = picture.shape
     margin, label_w, title_h = 0.05, (1.2 if row_labels else 0.0), (0.4 if title else 0.0)
-    width = max(wm / DPI + label_w + 2 * margin, 3.0)
+    width = max(wm / DPI + label_w + 2 * margin, 3.0, 0.12 * len(title or ""))   # the title fits too
     height = hm / DPI + title_h + 2 * margin
     fig = Figure(figsize=(width, height))
     left = label_w + (width - label_w - wm / DPI) / 2   # centre the picture right of the labels
@@ -127,6 +127,23 @@ def image_grid(images, path, nrow=None, title=None, levels=None, value_range=Non
     nrow = nrow or math.ceil(math.sqrt(len(x)))
     picture, _ = _mosaic([x[i:i + nrow] for i in range(0, len(x), nrow)])
     return _show_picture(picture, path, title)
+
+
+def labelled_rows(named, path, title=None, levels=None, value_range=None, max_per_row=None):
+    """Rows of images, one per ``(label, images)`` pair (e.g. one row of samples per model or per
+    class), wrapped after ``max_per_row`` images (default: no wrapping); every row as long.
+
+    Args:
+        named: ``[(label, images (n, C, H, W) or (n, H, W)), ...]``.
+        path: PNG path to write.
+        title, levels, value_range: as in ``image_grid``.
+        max_per_row: images per row before the rows wrap.
+
+    Returns:
+        ``path``.
+    """
+    return _labelled_rows(named, path, title, levels, value_range,
+                          max_per_row or max(len(images) for _, images in named))
 
 
 def _labelled_rows(named, path, title, levels, value_range, max_per_row):
