@@ -20,7 +20,6 @@ Run:  python examples/05_classical_density.py           (about a minute and a ha
       python examples/05_classical_density.py --tiny    (seconds: the smoke test's settings)
 """
 import argparse
-import math
 import os
 
 import numpy as np

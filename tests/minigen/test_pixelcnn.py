@@ -15,7 +15,7 @@ import pytest
 
 from autograd import Tensor
 from minigen.data import BatchLoader, get_dataset
-from minigen.models import build_model, get_model, get_preset
+from minigen.models import build_model, get_preset
 from minigen.models.autoregressive.pixelcnn import PixelCNN
 
 from .models.test_contracts import check_jacobian

@@ -16,7 +16,6 @@ and the default ``train_step`` (zero_grad / backward / step) applies it. Each mo
 its energy and its chain; the normalising constant Z stays out of training, and a model
 that reports a likelihood estimates it separately (annealed importance sampling for an RBM).
 """
-import numpy as np
 
 from autograd import Tensor, no_grad, to_device
 

@@ -58,7 +58,7 @@ import zlib
 
 import numpy as np
 
-from autograd import Tensor, as_numpy
+from autograd import as_numpy
 from autograd.functional import softplus
 
 from ...nn import Parameter
