@@ -34,3 +34,10 @@ from .latent import autoencoder, denoising, sparse, vqvae  # noqa: E402,F401  (*
 from .energy import dbm, ebm, rbm  # noqa: E402,F401  (dbm, ebm, rbm)
 from .classical import gmm, kde  # noqa: E402,F401  (gmm, kde)
 from .autoregressive import gated_pixelcnn, pixelrnn  # noqa: E402,F401  (gated-pixelcnn, row-lstm, diagonal-bilstm)
+# -- wavenet --
+# -- gan variants --
+# -- flows --
+# -- spline flows and lattice --
+# -- diffusion --
+# -- energy --
+# -- autoencoders --

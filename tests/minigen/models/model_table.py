@@ -85,6 +85,13 @@ ROWS = [
     Row("dcgan", dict(latent_dim=4, channels=4), tags={"gradient", "sampler"}, lr=3e-3),
     Row("wgan-gp", dict(latent_dim=4, channels=4, n_critic=2), tags={"gradient", "sampler"}, lr=1e-2),
     Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
+    # -- wavenet rows --
+    # -- gan-variant rows --
+    # -- flow rows --
+    # -- spline and lattice rows --
+    # -- diffusion rows --
+    # -- energy rows --
+    # -- autoencoder rows --
 ]
 
 
