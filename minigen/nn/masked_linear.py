@@ -12,6 +12,10 @@ buffer and leaves W alone.
 Initialisation is PyTorch's ``Linear`` default, uniform in ``+-1/sqrt(in_features)``
 with masked entries counted in the fan-in (as a ``w * mask`` layer in PyTorch starts).
 
+``connectivity`` and ``made_masks`` build MADE's masks from connectivity numbers ([1] §4.2,
+eqs. (12)-(13)); the MADE model (``models/autoregressive/made.py``) and the MAF / IAF layers
+(``nn/flows_autoregressive.py``) both use them.
+
 Reference:
     [1] M. Germain, K. Gregor, I. Murray, H. Larochelle, "MADE: Masked Autoencoder for
         Distribution Estimation", ICML 2015. https://arxiv.org/abs/1502.03509 (§4, masks eqs. (12)-(13)).
@@ -23,7 +27,7 @@ from autograd import Tensor, as_numpy
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["MaskedLinear"]
+__all__ = ["MaskedLinear", "connectivity", "made_masks"]
 
 
 class MaskedLinear(Module):
@@ -70,3 +74,33 @@ class MaskedLinear(Module):
         live = int(as_numpy(self.mask.data).sum())
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"live={live}/{self.in_features * self.out_features}, bias={self.bias is not None}")
+
+
+def connectivity(m0, hidden, rng):
+    """The connectivity numbers of every layer, [1] §4.2.
+
+    Args:
+        m0: (D,) the ordering: m0[d] in 1..D is input d's position.
+        hidden: sizes of the hidden layers.
+        rng: ``numpy.random.Generator``.
+
+    Returns:
+        ``[m^0, m^1, ..., m^L]``: m^l (H_l,) uniform on {min m^{l-1}, ..., D - 1}.
+    """
+    D = len(m0)
+    m = [np.asarray(m0, np.int64)]
+    for H in hidden:
+        m.append(rng.integers(m[-1].min(), D, size=H))                # high exclusive: max D - 1
+    return m
+
+
+def made_masks(m):
+    """The masks of eqs. (12)-(13) from connectivity numbers ``[m^0, ..., m^L]``.
+
+    Returns:
+        ``(hidden, output)``: hidden[l - 1] = M^{W^l} (H_l, H_{l-1}) and output = M^V (D, H_L),
+        0/1 arrays laid out (out, in) like the layers' weights.
+    """
+    hidden = [(m[l][:, None] >= m[l - 1][None, :]).astype(np.int8) for l in range(1, len(m))]  # eq. (12)
+    output = (m[0][:, None] > m[-1][None, :]).astype(np.int8)                                  # eq. (13)
+    return hidden, output

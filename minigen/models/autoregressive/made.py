@@ -49,6 +49,7 @@ import numpy as np
 from autograd import as_numpy, no_grad
 
 from ...nn import MaskedLinear, ModuleList
+from ...nn.masked_linear import connectivity, made_masks  # the masks of eqs. (12)-(13), shared with MAF/IAF
 from ..base import check_positive
 from ..registry import Preset, TrainConfig, register
 from .base import AutoregressiveModel
@@ -58,36 +59,6 @@ __all__ = ["MADE", "connectivity", "made_masks", "logmeanexp"]
 
 ORDERINGS = ("natural", "random")
 _DIGITS = dict(data_shape=(1, 8, 8), num_levels=17, hidden=(512, 512))
-
-
-def connectivity(m0, hidden, rng):
-    """The connectivity numbers of every layer, [1] §4.2.
-
-    Args:
-        m0: (D,) the ordering: m0[d] in 1..D is input d's position.
-        hidden: sizes of the hidden layers.
-        rng: ``numpy.random.Generator``.
-
-    Returns:
-        ``[m^0, m^1, ..., m^L]``: m^l (H_l,) uniform on {min m^{l-1}, ..., D - 1}.
-    """
-    D = len(m0)
-    m = [np.asarray(m0, np.int64)]
-    for H in hidden:
-        m.append(rng.integers(m[-1].min(), D, size=H))                # high exclusive: max D - 1
-    return m
-
-
-def made_masks(m):
-    """The masks of eqs. (12)-(13) from connectivity numbers ``[m^0, ..., m^L]``.
-
-    Returns:
-        ``(hidden, output)``: hidden[l - 1] = M^{W^l} (H_l, H_{l-1}) and output = M^V (D, H_L),
-        0/1 arrays laid out (out, in) like the layers' weights.
-    """
-    hidden = [(m[l][:, None] >= m[l - 1][None, :]).astype(np.int8) for l in range(1, len(m))]  # eq. (12)
-    output = (m[0][:, None] > m[-1][None, :]).astype(np.int8)                                  # eq. (13)
-    return hidden, output
 
 
 def logmeanexp(a):
