@@ -21,10 +21,8 @@ from .models.model_table import ROWS
 
 
 # Models checked on the device. A model of the table that is not listed runs too, as an
-# expected failure until it passes (then add it here): the checks found, when written,
-#   rbm, dbm   train_step adds a host batch sum to a device buffer (energy/rbm.py, dbm.py)
-#   ebm        negative_samples starts its chains on the host (energy/ebm.py, sgld)
-ON_DEVICE = {"pixelcnn", "vae", "realnvp", "independent", "mlp", "fvsbn", "nade", "made", "kde", "gmm",
+# expected failure until it passes (then add it here).
+ON_DEVICE = {"rbm", "dbm", "ebm", "pixelcnn", "vae", "realnvp", "independent", "mlp", "fvsbn", "nade", "made", "kde", "gmm",
              "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp", "dcgan",
              "autoencoder", "sparse-autoencoder", "denoising-autoencoder", "vq-vae"}
 

@@ -113,9 +113,9 @@ def base_rate_log_z(b_A, H):
     return float(softplus(np.asarray(b_A, np.float64)).sum() + H * math.log(2.0))
 
 
-def _log_p_star(v, beta, W, b, c, b_A):
-    """log p*_beta(v) of the geometric path (module docstring), (N,)."""
-    return (1.0 - beta) * (v @ b_A) + beta * (v @ b) + softplus(beta * (c + v @ W)).sum(axis=1)
+def _log_p_star(v, beta, a, b, b_A):
+    """log p*_beta(v) of the geometric path (module docstring), (N,), given a = c + v W."""
+    return (1.0 - beta) * (v @ b_A) + beta * (v @ b) + softplus(beta * a).sum(axis=1)
 
 
 def ais_log_z(W, b, c, b_A, num_betas, num_chains, rng):
@@ -137,10 +137,11 @@ def ais_log_z(W, b, c, b_A, num_betas, num_chains, rng):
     v = (rng.random((num_chains, len(b))) < sigmoid(b_A)).astype(np.float64)     # v_1 ~ p_A
     log_w = np.zeros(num_chains)
     for k in range(1, len(betas)):
-        log_w += _log_p_star(v, betas[k], W, b, c, b_A) - _log_p_star(v, betas[k - 1], W, b, c, b_A)
+        a = c + v @ W                                                  # shared by both terms and the sweep
+        log_w += _log_p_star(v, betas[k], a, b, b_A) - _log_p_star(v, betas[k - 1], a, b, b_A)
         if k < len(betas) - 1:                                         # a Gibbs sweep leaving p_k invariant
             beta = betas[k]
-            _, h = sample_hidden(v, beta * W, beta * c, rng)
+            h = (rng.random(a.shape) < sigmoid(beta * a)).astype(np.float64)          # h ~ p_k(h | v)
             _, v = sample_visible(h, beta * W, (1.0 - beta) * b_A + beta * b, rng)
     m = log_w.max()
     w = np.exp(log_w - m)                                              # weights / e^m

@@ -164,7 +164,7 @@ class DBM(EnergyModel):
         """F_q(v) = E(v, mu1, mu2) - H(mu1) - H(mu2): mean-field free energy, Tensor (N,)."""
         v = self.flat(x)
         mu1, mu2 = self.mean_field(v)
-        return self.joint_energy(v, mu1, mu2) - Tensor((_entropy(mu1) + _entropy(mu2)).astype(self.b.data.dtype))
+        return self.joint_energy(v, mu1, mu2) - self.as_input(_entropy(mu1) + _entropy(mu2))
 
     def negative_samples(self, x, rng):
         """One Gibbs sweep of the persistent chains; returns their visible states."""
@@ -200,8 +200,8 @@ class DBM(EnergyModel):
     def train_step(self, batch):
         phase = self.phase()
         v = self.flat(self.split_batch(batch)[0])
-        self.data_sum = self.data_sum.data + v.sum(axis=0)
-        self.data_count = self.data_count.data + len(v)
+        self.data_sum = as_numpy(self.data_sum.data) + v.sum(axis=0)
+        self.data_count = float(self.data_count.data) + len(v)
         metrics = super().train_step(batch)
         if phase == 2:
             self.chain_v, self.chain_h1, self.chain_h2 = (a.astype(self.b.data.dtype) for a in self._moved)

@@ -46,7 +46,7 @@ import zlib
 
 import numpy as np
 
-from autograd import Tensor, as_numpy, enable_grad, grad, no_grad
+from autograd import Tensor, as_numpy, enable_grad, get_array_module, grad, no_grad, to_device
 from autograd.functional import elu
 
 from ...nn import Conv2d, Linear, ModuleList
@@ -140,17 +140,20 @@ class EBM(EnergyModel):
         return self.head(h.reshape(len(h), -1)).reshape(len(h))          # (N, features) -> (N,)
 
     def sgld(self, x, steps, rng):
-        """K steps of x <- clip(x - lambda clip(grad_x E(x)) + sigma z) from x (an array); returns an array."""
-        dtype = self.head.weight.data.dtype
-        x = np.asarray(x, dtype)
+        """K steps of x <- clip(x - lambda clip(grad_x E(x)) + sigma z) from x (an array); returns an
+        array on the parameters' device (the noise is drawn on the host with ``rng`` and moved)."""
+        w = self.head.weight                        # the chains run where the parameters are
+        xp, dtype = get_array_module(w.data), w.data.dtype
+        x = to_device(np.asarray(as_numpy(x), dtype), w.device)
         lo, hi = self.data_range
         with enable_grad():
             for _ in range(steps):
                 xt = Tensor(x, requires_grad=True)
-                g = as_numpy(grad(self.energy(xt).sum(), xt).data)
+                g = grad(self.energy(xt).sum(), xt).data
                 if self.grad_clip is not None:
-                    g = np.clip(g, -self.grad_clip, self.grad_clip)
-                x = np.clip(x - self.step_size * g + self.noise * rng.standard_normal(x.shape).astype(dtype), lo, hi)
+                    g = xp.clip(g, -self.grad_clip, self.grad_clip)
+                z = to_device(rng.standard_normal(x.shape).astype(dtype), w.device)
+                x = xp.clip(x - self.step_size * g + self.noise * z, lo, hi)
         return x
 
     def negative_samples(self, x, rng):
@@ -158,7 +161,7 @@ class EBM(EnergyModel):
         steps; returns ``(samples, buffer indices)``."""
         n = len(x)
         idx = rng.integers(0, len(self.replay.data), n)
-        start = np.array(as_numpy(self.replay.data[idx]))
+        start = np.array(as_numpy(self.replay.data)[idx])
         fresh = rng.random(n) < self.reinit
         start[fresh] = self.uniform(int(fresh.sum()), rng)
         return self.sgld(start, self.sgld_steps, rng), idx
@@ -187,7 +190,7 @@ class EBM(EnergyModel):
         metrics = super().train_step(batch)
         neg, idx = self.negatives_for(self.split_batch(batch)[0])
         replay = np.array(as_numpy(self.replay.data))
-        replay[idx] = neg
+        replay[idx] = as_numpy(neg)
         self.replay = replay
         self.steps = np.asarray(int(self.steps.data) + 1, np.int64)
         return metrics
@@ -204,7 +207,8 @@ class EBM(EnergyModel):
 
     def sample(self, n, rng, steps=None):
         """``n`` short-run samples: SGLD from uniform noise (``steps``, default eval_steps)."""
-        return self.sgld(self.uniform(n, rng), steps or self.eval_steps, rng).reshape((n,) + self.data_shape)
+        x = self.sgld(self.uniform(n, rng), steps or self.eval_steps, rng)
+        return np.asarray(as_numpy(x)).reshape((n,) + self.data_shape)
 
     def grid_log_prob(self, grid=200):
         """For 2-D data: ``(log_prob, log_Z)``, log Z by quadrature of exp(-E) on a grid of the range."""

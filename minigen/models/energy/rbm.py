@@ -74,6 +74,8 @@ __all__ = ["RBM"]
 _DIGITS = dict(data_shape=(1, 8, 8), num_hidden=100, cd_k=1, persistent=False, num_chains=100,
                weight_cost=1e-4, momentum_switch=80, eval_chains=100, eval_betas=1000,
                test_chains=1000, test_betas=10000)
+_MNIST = dict(data_shape=(1, 28, 28), num_hidden=500, cd_k=1, persistent=False, num_chains=100, weight_cost=1e-4,
+              momentum_switch=2500, eval_chains=100, eval_betas=1000, test_chains=100, test_betas=14500)
 
 
 @register("rbm")
@@ -114,12 +116,15 @@ class RBM(EnergyModel):
         "digits-tiny": Preset(
             model=dict(_DIGITS, num_hidden=16, eval_chains=50, eval_betas=200, test_chains=100, test_betas=500),
             train=TrainConfig(data="digits", epochs=5, batch_size=64, lr=0.1, seed=0)),
-        "mnist": Preset(model=dict(_DIGITS, data_shape=(1, 28, 28), num_hidden=500, test_betas=14500),
-                        train=TrainConfig(data="mnist", epochs=20, batch_size=100, lr=0.05,
+        "mnist": Preset(model=_MNIST, about="binarised MNIST: the fashion-mnist recipe",
+                        train=TrainConfig(data="mnist", epochs=30, batch_size=100, lr=0.05, seed=0,
                                           early_stopping=("val/nll", 5))),
-        "fashion-mnist": Preset(model=dict(_DIGITS, data_shape=(1, 28, 28), num_hidden=500, test_betas=14500),
-                                train=TrainConfig(data="fashion-mnist", epochs=20, batch_size=100, lr=0.05,
-                                                  early_stopping=("val/nll", 5))),
+        "fashion-mnist": Preset(
+            model=_MNIST, about="binarised Fashion-MNIST (x >= 128): 784-500, CD-1, SGD 0.05 with momentum "
+                                "0.5 -> 0.9 after 5 epochs, weight cost 1e-4; validation AIS 100 x 1000, test "
+                                "AIS 100 x 14500 (Salakhutdinov & Murray's counts)",
+            train=TrainConfig(data="fashion-mnist", epochs=30, batch_size=100, lr=0.05, seed=0,
+                              early_stopping=("val/nll", 5))),
     }
 
     def __init__(self, data_shape=(1, 8, 8), num_hidden=100, cd_k=1, persistent=True, num_chains=100,
@@ -197,8 +202,8 @@ class RBM(EnergyModel):
         """Count the batch's pixels (base rates), set the momentum of this step, one SGD step,
         and keep the persistent chains where the negative phase left them."""
         x = np.asarray(as_numpy(self.flat(self.split_batch(batch)[0])), np.float64)
-        self.data_sum = self.data_sum.data + x.sum(axis=0)
-        self.data_count = self.data_count.data + len(x)
+        self.data_sum = as_numpy(self.data_sum.data) + x.sum(axis=0)
+        self.data_count = float(self.data_count.data) + len(x)
         step = int(self.steps.data)
         for group in self.optimizers["main"].param_groups:
             group["momentum"] = 0.5 if step < self.momentum_switch else self.momentum
