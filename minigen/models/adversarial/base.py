@@ -112,6 +112,7 @@ class AdversarialModel(GenerativeModel):
         d_loss, metrics = self.discriminator_loss(x, self.noise(len(x), self.rng))
         d_loss.backward()
         d_opt.step()
+        self.after_critic_step()
         out = {"loss": d_loss.item(), "d_loss": d_loss.item(), **metrics}
         self.critic_steps = self.critic_steps.data + 1
         if int(self.critic_steps.data) % self.n_critic == 0:
@@ -121,6 +122,10 @@ class AdversarialModel(GenerativeModel):
             g_opt.step()
             out.update(g_loss=g_loss.item(), **metrics)
         return out
+
+    def after_critic_step(self):
+        """Called after every discriminator (critic) update, before any generator step: a hook
+        for constraints on the critic's weights (WGAN's clipping, ``wgan.py``); nothing here."""
 
     def eval_step(self, batch):
         """Both players' losses on ``batch``, and the MMD between the batch and as many samples

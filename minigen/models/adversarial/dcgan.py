@@ -15,7 +15,8 @@ architecture"), each point of its list here:
 * §4 "Details of adversarial training": weights from N(0, 0.02), mini-batches of 128,
   **Adam with lr 2e-4 and beta1 = 0.5** (0.9 "resulted in training oscillation").
 
-For an H x H image (H = 4 * 2^m; m = 1 for the 8x8 digits), with c = ``channels``::
+For an H x H image (H = s * 2^m, s = 4 or 7; s = 4, m = 1 for the 8x8 digits, s = 7, m = 2 for
+28x28 Fashion-MNIST, where the first and last kernels are 7 instead of 4), with c = ``channels``::
 
     G:  z (N, latent_dim, 1, 1) -ConvT 4, s1-> (N, c 2^m, 4, 4) -BN-ReLU-
         [ -ConvT 4, s2, p1-> (N, c 2^(j-1), 2x) -BN-ReLU- ] x m  -ConvT 3, s1, p1-> (N, C, H, H) -tanh
@@ -43,20 +44,22 @@ __all__ = ["DCGAN", "dcgan_generator", "dcgan_discriminator"]
 
 
 def _upsamplings(size):
-    """m with size = 4 * 2^m (ValueError otherwise)."""
-    m = int(round(np.log2(size / 4))) if size >= 4 else -1
-    if m < 0 or 4 * 2 ** m != size:
-        raise ValueError(f"DCGAN images must be square with a side 4 * 2^m (8, 16, 32, ...), got {size}")
-    return m
+    """(s, m) with size = s * 2^m, s = 4 or 7 (ValueError otherwise)."""
+    for s in (4, 7):
+        m = int(round(np.log2(size / s))) if size >= s else -1
+        if m >= 0 and s * 2 ** m == size:
+            return s, m
+    raise ValueError(f"DCGAN images must be square with a side 4 * 2^m or 7 * 2^m (8, 14, 16, 28, 32, ...), "
+                     f"got {size}")
 
 
 def dcgan_generator(latent_dim, channels, data_shape, rng, dtype):
     """The generator of the module docstring: z (N, latent_dim) -> (N, C, H, H) in [-1, 1]."""
     C, H = data_shape[0], data_shape[1]
-    m = _upsamplings(H)
+    s, m = _upsamplings(H)
     width = channels * 2 ** m
     layers = [Reshape(latent_dim, 1, 1),                                        # (N, latent_dim, 1, 1)
-              ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False, rng=rng, dtype=dtype),  # (N, w, 4, 4)
+              ConvTranspose2d(latent_dim, width, s, 1, 0, bias=False, rng=rng, dtype=dtype),  # (N, w, s, s)
               BatchNorm2d(width, dtype=dtype), ReLU()]
     for _ in range(m):                                                          # 4 -> 8 -> ... -> H
         layers += [ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False, rng=rng, dtype=dtype),
@@ -70,13 +73,13 @@ def dcgan_discriminator(channels, data_shape, rng, dtype, batch_norm=True):
     """The discriminator of the module docstring: x (N, C, H, H) -> one logit (N, 1).
     ``batch_norm=False`` drops its batch norms (WGAN-GP's critic, which must not mix examples)."""
     C, H = data_shape[0], data_shape[1]
-    m = _upsamplings(H)
+    s, m = _upsamplings(H)
     layers, width = [Conv2d(C, channels, 3, 1, 1, rng=rng, dtype=dtype), LeakyReLU(0.2)], channels
     for _ in range(m):                                                          # H -> H/2 -> ... -> 4
         layers += [Conv2d(width, 2 * width, 4, 2, 1, bias=not batch_norm, rng=rng, dtype=dtype),
                    *([BatchNorm2d(2 * width, dtype=dtype)] if batch_norm else []), LeakyReLU(0.2)]
         width *= 2
-    layers += [Conv2d(width, 1, 4, 1, 0, rng=rng, dtype=dtype), Reshape(1)]     # (N, 1)
+    layers += [Conv2d(width, 1, s, 1, 0, rng=rng, dtype=dtype), Reshape(1)]     # (N, 1)
     return Sequential(*layers)
 
 
@@ -85,7 +88,7 @@ class DCGAN(AdversarialModel):
     """DCGAN (Radford et al. 2016): strided-conv discriminator, transposed-conv generator, batch norm.
 
     Args:
-        data_shape: (C, H, H) with H = 4 * 2^m ((1, 8, 8) for the digits).
+        data_shape: (C, H, H) with H = 4 * 2^m or 7 * 2^m ((1, 8, 8) for the digits).
         num_levels: levels of the discrete images (17 for the digits).
         latent_dim: dimension of z ([1] uses 100).
         channels: c, the width of the discriminator's first and the generator's last layer.
