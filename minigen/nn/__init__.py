@@ -8,6 +8,10 @@
     masked.py         MaskedConv2d (PixelCNN), CausalConv1d (WaveNet): fused live-tap kernels
     masked_linear.py  MaskedLinear (MADE): y = x (W * M)^T + b, the mask a buffer
     flows.py          bijections: Flow, FlowSequence, Squeeze, ActNorm, LogitTransform, AffineCoupling
+    flows_planar.py   Planar, Radial (Rezende & Mohamed 2015)
+    flows_nice.py     AdditiveCoupling, DiagonalScaling (NICE)
+    flows_glow.py     InvertibleConv1x1, plain and LU-parameterised (Glow)
+    flows_autoregressive.py  MaskedAutoregressiveAffine: MAF and IAF layers on MADE masks
     init.py           initialisers, each naming its paper (``nn.init.xavier_uniform``, ...)
     losses.py         losses and log-densities (``nn.losses.cross_entropy``, ...)
     distributions.py  Normal, Bernoulli, Categorical
@@ -20,6 +24,10 @@ from .distributions import Bernoulli, Categorical, Normal
 from .conv import AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, Upsample
 from .flows import (ActNorm, AffineCoupling, Flow, FlowSequence, LogitTransform, Squeeze, channel_mask,
                     checkerboard_mask)
+from .flows_autoregressive import MaskedAutoregressiveAffine
+from .flows_glow import InvertibleConv1x1
+from .flows_nice import AdditiveCoupling, DiagonalScaling
+from .flows_planar import Planar, Radial
 from .masked import CausalConv1d, MaskedConv2d
 from .masked_linear import MaskedLinear
 from .layers import (ELU, GELU, Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
@@ -37,5 +45,7 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "MaskedConv2d", "CausalConv1d", "MaskedLinear",
            "Flow", "FlowSequence", "Squeeze", "ActNorm", "LogitTransform", "AffineCoupling",
            "checkerboard_mask", "channel_mask",
+           "Planar", "Radial", "AdditiveCoupling", "DiagonalScaling", "InvertibleConv1x1",
+           "MaskedAutoregressiveAffine",
            "Normal", "Bernoulli", "Categorical",
            "init", "losses", "distributions"]

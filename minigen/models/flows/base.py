@@ -104,7 +104,7 @@ class FlowModel(GenerativeModel):
         if self.logit is not None:
             x, log_det_logit = self.logit(x)                    # y, log|det dy/dx'|
         z, log_det_flow = self.flow(x)                           # z, log|det dz/dy|
-        return standard_normal_log_prob(z) + log_det_flow + log_det_logit
+        return self.log_prior(z) + log_det_flow + log_det_logit
 
     def nll(self, x, rng=None, draws=1, u=None):
         """The NLL of the docstring in nats, per example, averaged over ``draws``.
@@ -148,12 +148,21 @@ class FlowModel(GenerativeModel):
         with no_grad():
             return -as_numpy(self.nll(x, self.rng, draws).data).astype(np.float64)
 
-    def sample(self, n, rng):
+    def log_prior(self, z):
+        """log p_Z(z) per example, Tensor (N,): N(0, I) (a subclass may change the prior)."""
+        return standard_normal_log_prob(z)
+
+    def sample_prior(self, n, rng):
+        """``n`` draws z ~ p_Z from ``rng``, an array (n, *latent shape)."""
+        return rng.standard_normal((n,) + self.flow_latent_shape())
+
+    def sample(self, n, rng, temperature=1.0):
         """``n`` samples shaped like the data: integers 0..L-1 (uint8 when L <= 256) for
-        discrete data, float32 otherwise. z ~ N(0, I) from ``rng``, then every inverse."""
+        discrete data, float32 otherwise. z ~ p_Z from ``rng``, scaled by ``temperature``
+        T (Glow [Kingma & Dhariwal 2018] §5: T < 1 trades diversity for quality), then every inverse."""
         device = self.device
         with no_grad():
-            z = rng.standard_normal((n,) + self.flow_latent_shape()).astype(self.parameters()[0].dtype)
+            z = (temperature * self.sample_prior(n, rng)).astype(self.parameters()[0].dtype)
             x = self.flow.inverse(Tensor(to_device(z, device)))
             if self.logit is None:
                 return as_numpy(x.data).reshape((n,) + self.data_shape)
