@@ -86,8 +86,16 @@ ROWS = [
     Row("wgan-gp", dict(latent_dim=4, channels=4, n_critic=2), tags={"gradient", "sampler"}, lr=1e-2),
     Row("mlp", dict(hidden=32, augment=False), tags={"gradient"}, lr=3e-3),
     # -- wavenet rows --
+    Row("wavenet", dict(residual=8, gate_channels=8, skip=8, head=8),
+        tags={"gradient", "sampler", "autoregressive", "exact"},
+        exact=dict(data_shape=(1, 4), num_levels=3, residual=4, gate_channels=4, skip=4, head=4, dilations=(1,))),
     # -- gan-variant rows --
+    Row("cgan", dict(latent_dim=4, channels=4), tags={"gradient", "sampler"}, lr=3e-3),
+    Row("wgan", dict(latent_dim=4, channels=4, n_critic=2, clip=1.0),   # c = 0.01 puts the critic's units
+        tags={"gradient", "sampler"}, lr=1e-2),                         # at LeakyReLU's kink: no gradcheck
     # -- flow rows --
+    Row("nice", dict(hidden=16, test_draws=1), tags={"gradient", "sampler", "flow"}, lr=3e-3,
+        flow=dict(data_shape=(4,), num_levels=None, hidden=4)),
     # -- spline and lattice rows --
     # -- diffusion rows --
     # -- energy rows --
