@@ -39,7 +39,9 @@ from .autoregressive import wavenet  # noqa: E402,F401  (wavenet)
 # -- gan variants --
 from .adversarial import cgan, wgan  # noqa: E402,F401  (cgan, wgan, cyclegan, vae-gan)
 # -- flows --
+from .flows import nice  # noqa: E402,F401  (nice)
 # -- spline flows and lattice --
 # -- diffusion --
+from .diffusion import ddpm  # noqa: E402,F401  (ddpm)
 # -- energy --
 # -- autoencoders --

@@ -82,8 +82,9 @@ class FlowModel(GenerativeModel):
     best_metric = ("val/nll", "min")
     eval_key = (1234, CRC)
 
-    def _setup_data(self, data_shape, num_levels, alpha, eval_draws=1, test_draws=0):
-        self.data_shape, self.num_levels = tuple(data_shape), num_levels
+    def _setup_data(self, data_shape, num_levels, alpha, eval_draws=1, test_draws=0, flat=False):
+        """``flat``: the flow works on vectors, each example flattened to (D,) before it."""
+        self.data_shape, self.num_levels, self.flat = tuple(data_shape), num_levels, flat
         self.D = int(np.prod(self.data_shape))
         self.logit = LogitTransform(alpha) if num_levels else None
         self.eval_draws, self.test_draws = eval_draws, test_draws
@@ -101,6 +102,8 @@ class FlowModel(GenerativeModel):
     def log_p_cont(self, x):
         """log p of continuous inputs (x' in [0, 1)^D for discrete data), Tensor (N,)."""
         log_det_logit = 0.0
+        if self.flat:
+            x = x.reshape(len(x), -1)                            # (N, D)
         if self.logit is not None:
             x, log_det_logit = self.logit(x)                    # y, log|det dy/dx'|
         z, log_det_flow = self.flow(x)                           # z, log|det dz/dy|
@@ -171,8 +174,8 @@ class FlowModel(GenerativeModel):
         return levels.astype(np.uint8 if self.num_levels <= 256 else np.int64)
 
     def flow_latent_shape(self):
-        """Shape of one latent z (default: the data shape)."""
-        return self.data_shape
+        """Shape of one latent z (default: the data shape; (D,) for a flat flow)."""
+        return (self.D,) if self.flat else self.data_shape
 
     def report(self, split, rng=None, draws=None, batch_size=256):
         """Test NLL of a split, ``draws`` dequantisations per example (default ``test_draws``),

@@ -88,7 +88,8 @@ ROWS = [
     # -- wavenet rows --
     Row("wavenet", dict(residual=8, gate_channels=8, skip=8, head=8),
         tags={"gradient", "sampler", "autoregressive", "exact"},
-        exact=dict(data_shape=(1, 4), num_levels=3, residual=4, gate_channels=4, skip=4, head=4, dilations=(1,))),
+        exact=dict(data_shape=(1, 4), num_levels=3, residual=4, gate_channels=4, skip=4, head=4,
+                   dilations=(1,))),
     # -- gan-variant rows --
     Row("cgan", dict(latent_dim=4, channels=4), tags={"gradient", "sampler"}, lr=3e-3),
     Row("wgan", dict(latent_dim=4, channels=4, n_critic=2, clip=1.0),   # c = 0.01 puts the critic's units
@@ -98,6 +99,8 @@ ROWS = [
         flow=dict(data_shape=(4,), num_levels=None, hidden=4)),
     # -- spline and lattice rows --
     # -- diffusion rows --
+    Row("ddpm", dict(T=20, base=8, num_res_blocks=1, groups=4, dropout=0.0, eval_timesteps=2, test_timesteps=2,
+                     figure_samples=4, ddim_steps=(2, 5)), tags={"gradient", "sampler"}, lr=1e-2),
     # -- energy rows --
     # -- autoencoder rows --
 ]
