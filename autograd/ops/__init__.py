@@ -38,6 +38,7 @@ from .conv import (AvgPool2d, Conv2d, ConvTranspose2d, MaxPool2d, UpsampleNeares
 from .masked_conv import MaskedConv2d, masked_conv2d  # noqa: E402
 from .causal_conv1d import CausalConv1d, causal_conv1d  # noqa: E402
 from .coupling import AffineCoupling, AffineCouplingInverse, affine_coupling, affine_coupling_inverse  # noqa: E402
+from .spline import RQSpline, RQSplineInverse, rq_spline, rq_spline_inverse  # noqa: E402
 
 # The fused kernel ops, listed here once: public name -> Function.
 FUSED = {
@@ -45,6 +46,7 @@ FUSED = {
     "max_pool2d": MaxPool2d, "upsample_nearest2d": UpsampleNearest2d,
     "masked_conv2d": MaskedConv2d, "causal_conv1d": CausalConv1d,
     "affine_coupling": AffineCoupling, "affine_coupling_inverse": AffineCouplingInverse,
+    "rq_spline": RQSpline, "rq_spline_inverse": RQSplineInverse,
 }
 
 PUBLIC_OPS = [

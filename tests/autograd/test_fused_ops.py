@@ -12,11 +12,13 @@ from autograd.ops.causal_conv1d import causal_conv1d, causal_conv1d_composite
 from autograd.ops.coupling import (affine_coupling, affine_coupling_composite, affine_coupling_inverse,
                                    affine_coupling_inverse_composite)
 from autograd.ops.masked_conv import masked_conv2d, masked_conv2d_composite
+from autograd.ops.spline import rq_spline, rq_spline_inverse
 from autograd.testing import OpInfo
 from kernels import taps as T
 from kernels.reference import causal_conv1d as RC
 from kernels.reference import coupling as RP
 from kernels.reference import masked_conv as RM
+from kernels.reference import spline as RS
 
 CHECKER = np.array([[[0, 1, 0], [1, 0, 1], [0, 1, 0]]], np.float64)  # (1, 3, 3) checkerboard
 
@@ -41,6 +43,20 @@ FUSED_TABLE = [
     OpInfo("affine_coupling_inverse", lambda y, s, t, c: affine_coupling_inverse(y, s, t, c, CHECKER),
            lambda rng: [tuple(rng.standard_normal(sh) for sh in [(2, 1, 3, 3)] * 3 + [(1, 1, 1)])],
            lambda y, s, t, c: RP.affine_coupling_inverse(y, s, t, c, CHECKER), second_order=False),
+]
+
+
+def _spline_cases(rng):
+    """RQ spline inputs (x in [-3.5, 3.5]: tails and bins; B = 3) on three shapes, K = 2, 5, 8."""
+    return [(rng.uniform(-3.5, 3.5, s),) + tuple(rng.standard_normal(s + (k,)) for k in (K, K, K - 1))
+            for s, K in [((2, 3), 5), ((7,), 2), ((2, 1, 2, 2), 8)]]
+
+
+FUSED_TABLE += [
+    OpInfo("rq_spline", lambda x, w, h, d: rq_spline(x, w, h, d, bound=3.0), _spline_cases,
+           lambda x, w, h, d: RS.rq_spline_forward(x, w, h, d, 3.0), second_order=False),
+    OpInfo("rq_spline_inverse", lambda y, w, h, d: rq_spline_inverse(y, w, h, d, bound=3.0), _spline_cases,
+           lambda y, w, h, d: RS.rq_spline_inverse(y, w, h, d, 3.0), second_order=False),
 ]
 
 

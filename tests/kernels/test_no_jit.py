@@ -65,6 +65,12 @@ def _cases(rng, dtype):
             ("affine_coupling_inverse", (x, s, t, scale, m), {}),
             ("affine_coupling_backward", (gy, gl, x, s, scale, m), {}),
             ("affine_coupling_inverse_backward", (gy, gl, x, s, t, scale, m), {})]
+    v, g2, gl2 = rng.uniform(-3.5, 3.5, (2, 5)).astype(dtype), r(2, 5), r(2, 5)   # RQ spline, K = 4
+    sw, sh, sd = r(2, 5, 4), r(2, 5, 4), r(2, 5, 3)
+    out += [("rq_spline_forward", (v, sw, sh, sd, 3.0), {}),
+            ("rq_spline_inverse", (v, sw, sh, sd, 3.0), {}),
+            ("rq_spline_backward", (g2, gl2, v, sw, sh, sd, 3.0), {}),
+            ("rq_spline_inverse_backward", (g2, gl2, v, sw, sh, sd, 3.0), {})]
     return out
 
 
