@@ -36,7 +36,6 @@ from .classical import gmm, kde  # noqa: E402,F401  (gmm, kde)
 from .autoregressive import gated_pixelcnn, pixelrnn  # noqa: E402,F401  (gated-pixelcnn, row-lstm, diagonal-bilstm)
 # -- wavenet --
 from .autoregressive import wavenet  # noqa: E402,F401  (wavenet)
-from .autoregressive import wavenet  # noqa: E402,F401  (wavenet)
 # -- gan variants --
 from .adversarial import cgan, wgan  # noqa: E402,F401  (cgan, wgan, cyclegan, vae-gan)
 # -- flows --
