@@ -90,10 +90,6 @@ ROWS = [
         tags={"gradient", "sampler", "autoregressive", "exact"},
         exact=dict(data_shape=(1, 4), num_levels=3, residual=4, gate_channels=4, skip=4, head=4,
                    dilations=(1,))),
-    Row("wavenet", dict(residual=8, gate_channels=8, skip=8, head=8),
-        tags={"gradient", "sampler", "autoregressive", "exact"},
-        exact=dict(data_shape=(1, 4), num_levels=3, residual=4, gate_channels=4, skip=4, head=4,
-                   dilations=(1,))),
     # -- gan-variant rows --
     Row("cgan", dict(latent_dim=4, channels=4), tags={"gradient", "sampler"}, lr=3e-3),
     Row("wgan", dict(latent_dim=4, channels=4, n_critic=2, clip=1.0),   # c = 0.01 puts the critic's units
