@@ -28,6 +28,7 @@ from .flows_autoregressive import MaskedAutoregressiveAffine
 from .flows_glow import InvertibleConv1x1
 from .flows_nice import AdditiveCoupling, DiagonalScaling
 from .flows_planar import Planar, Radial
+from .flows_spline import RQSplineCoupling
 from .masked import CausalConv1d, MaskedConv2d
 from .masked_linear import MaskedLinear
 from .layers import (ELU, GELU, Dropout, Embedding, Flatten, Identity, LeakyReLU, Linear, LogSoftmax,
@@ -47,5 +48,6 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "checkerboard_mask", "channel_mask",
            "Planar", "Radial", "AdditiveCoupling", "DiagonalScaling", "InvertibleConv1x1",
            "MaskedAutoregressiveAffine",
+           "RQSplineCoupling",
            "Normal", "Bernoulli", "Categorical",
            "init", "losses", "distributions"]

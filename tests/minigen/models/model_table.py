@@ -98,6 +98,8 @@ ROWS = [
     Row("nice", dict(hidden=16, test_draws=1), tags={"gradient", "sampler", "flow"}, lr=3e-3,
         flow=dict(data_shape=(4,), num_levels=None, hidden=4)),
     # -- spline and lattice rows --
+    Row("spline-flow", dict(couplings=2, bins=4, hidden=16, test_draws=1), tags={"gradient", "sampler", "flow"},
+        lr=3e-3, flow=dict(data_shape=(4,), num_levels=None, couplings=2, bins=3, bound=2.0, hidden=4)),
     # -- diffusion rows --
     Row("ddpm", dict(T=20, base=8, num_res_blocks=1, groups=4, dropout=0.0, eval_timesteps=2, test_timesteps=2,
                      figure_samples=4, ddim_steps=(2, 5)), tags={"gradient", "sampler"}, lr=1e-2),
