@@ -41,6 +41,7 @@ from .adversarial import cgan, wgan  # noqa: E402,F401  (cgan, wgan, cyclegan, v
 # -- flows --
 from .flows import nice  # noqa: E402,F401  (nice)
 # -- spline flows and lattice --
+from .flows import spline_flow  # noqa: E402,F401  (spline-flow)
 # -- diffusion --
 from .diffusion import ddpm  # noqa: E402,F401  (ddpm)
 # -- energy --
