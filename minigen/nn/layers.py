@@ -18,7 +18,7 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Linear", "Embedding", "Dropout", "Identity", "Flatten", "Reshape", "ReLU", "LeakyReLU",
-           "Tanh", "Sigmoid", "ELU", "GELU", "Softplus", "LogSoftmax", "Softmax"]
+           "Tanh", "Sigmoid", "ELU", "GELU", "SiLU", "Softplus", "LogSoftmax", "Softmax"]
 
 
 class Linear(Module):
@@ -222,6 +222,14 @@ class GELU(Module):
 
     def forward(self, x):
         return F.gelu(x)
+
+
+class SiLU(Module):
+    """``y = x * sigmoid(x)`` (SiLU / swish: Elfwing et al. 2018; Ramachandran et al. 2017),
+    the activation of the diffusion U-Net (Ho et al. 2020)."""
+
+    def forward(self, x):
+        return x * x.sigmoid()
 
 
 class Softplus(Module):

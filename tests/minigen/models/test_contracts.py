@@ -129,6 +129,8 @@ def test_learns_on_its_tiny_setting(row):
     model.train()
     for step, b in zip(range(row.steps), itertools.cycle(loader)):
         model.train_step(b)
+        if model.ema is not None:                 # what the loop does after every step
+            model.ema.update()
     after = model.evaluate(val)[metric]
     if mode == "min":
         assert after < before - 0.05 * abs(before), (metric, before, after)
