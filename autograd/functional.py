@@ -74,6 +74,24 @@ def std(x, axis=None, keepdims=False, ddof=0):
     return ops.sqrt(var(x, axis, keepdims, ddof))
 
 
+def pad_circular(x, padding):
+    """Periodic padding of the last two axes (a torus): ``padding`` rows / columns of the
+    opposite edge are copied around (PyTorch's ``padding_mode="circular"``). Built from
+    slices and concatenation, so its gradient (each padded copy sends its gradient back
+    to the value it copies) and second derivative come from those primitives.
+
+        pad_circular(x, 1)[..., 0, 1:-1] == x[..., -1, :]     (the row above row 0 is row H-1)
+    """
+    p = int(padding)
+    H, W = x.shape[-2:]
+    if not 0 <= p <= min(H, W):
+        raise ValueError(f"pad_circular needs 0 <= padding <= min(H, W) = {min(H, W)}, got {padding}")
+    if p == 0:
+        return x
+    x = ops.concatenate([x[..., H - p:, :], x, x[..., :p, :]], axis=x.ndim - 2)   # (..., H + 2p, W)
+    return ops.concatenate([x[..., W - p:], x, x[..., :p]], axis=x.ndim - 1)      # (..., H + 2p, W + 2p)
+
+
 def _count(shape, axis):
     axes = (axis,) if isinstance(axis, int) else axis
     n = 1
@@ -83,4 +101,4 @@ def _count(shape, axis):
 
 
 COMPOSITES = ["logsumexp", "softplus", "log_sigmoid", "log_softmax", "softmax", "elu", "gelu",
-              "var", "std"]
+              "var", "std", "pad_circular"]

@@ -169,6 +169,8 @@ TABLE = [
     OpInfo("gelu", F.gelu, normal((3, 4), (5,)), _np_gelu),
     OpInfo("var", lambda x: F.var(x, axis=0), normal((4, 3), (5,)), lambda x: np.var(x, axis=0)),
     OpInfo("std", lambda x: F.std(x, axis=1, ddof=1), normal((3, 4), (2, 5)), lambda x: np.std(x, axis=1, ddof=1)),
+    OpInfo("pad_circular", lambda x: F.pad_circular(x, 2), normal((2, 1, 3, 4), (3, 5)),
+           lambda x: np.pad(x, [(0, 0)] * (x.ndim - 2) + [(2, 2), (2, 2)], mode="wrap")),
 ]
 
 # Fused and kernel-backed ops list their entries beside their own tests.
