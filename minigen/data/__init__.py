@@ -16,6 +16,8 @@
                     2-D toy point clouds (toy.py), x (n, 2), labels      None
     mixture-1d      1-D mixture of three Gaussians, x (n, 1)             None
     sinusoids       sums of sinusoids, mu-law quantised, x (n, 1, T)     256
+    speech          spoken digits by espeak-ng, 8 kHz mu-law (speech.py) 256
+                    segments x (n, 1, 1024); make the cache once with ``python -m minigen.data speech``
 
 Toy sets are generated, not stored: split ``s`` of ``name`` with ``seed`` is drawn
 from ``np.random.default_rng([seed, crc32(name), index of s])``, so the train, val
@@ -56,6 +58,7 @@ _DESCRIPTIONS = {
     "swissroll": "2-D Swiss roll", "pinwheel": "2-D pinwheel with 5 arms",
     "mixture-1d": "1-D mixture of 3 Gaussians",
     "sinusoids": "1-D sums of sinusoids, mu-law quantised to 256 levels (WaveNet)",
+    "speech": "spoken digits synthesised by espeak-ng, 8 kHz, mu-law 256 levels (python -m minigen.data speech)",
 }
 
 
@@ -122,6 +125,11 @@ def get_dataset(name, split="train", root=None, *, n=None, seed=0, view="raw", *
         ds = load_digits(split)
     elif name in ("mnist", "fashion-mnist"):
         ds = load_mnist(name, split, root)
+    elif name == "speech":
+        from .speech import load_speech
+        if n is not None or set(kwargs) - {"length"}:
+            raise TypeError(f"speech takes length=, not n or {sorted(set(kwargs) - {'length'})}")
+        ds = load_speech(split, root, **kwargs)
     elif name == "sinusoids":
         num_levels = kwargs.pop("num_levels", 256)
         signals, _ = toy.make_sinusoids(n or SIGNAL_SIZES[split], _split_rng(name, split, seed), **kwargs)

@@ -4,6 +4,7 @@
 
     python -m minigen.data list
     python -m minigen.data download mnist --root DIR     # DIR/mnist/*.gz, SHA-256 checked
+    python -m minigen.data speech [--root DIR]           # spoken digits by espeak-ng (speech.py)
 """
 import argparse
 import sys
@@ -27,7 +28,18 @@ def main(argv=None):
     download_cmd.add_argument("name", choices=sorted(fetch.KNOWN_FILES))
     download_cmd.add_argument("--root", default=None, help="base folder (files go to ROOT/NAME); "
                               "default $MINIGEN_DATA, else ~/.cache/minigen")
+    speech_cmd = commands.add_parser("speech", help="synthesise the spoken digits with espeak-ng (speech.py)")
+    speech_cmd.add_argument("--root", default=None, help="base folder (the file goes to ROOT/speech); "
+                            "default $MINIGEN_DATA, else ~/.cache/minigen")
     args = parser.parse_args(argv)
+    if args.command == "speech":
+        from .speech import build_speech
+        try:
+            print(f"speech: clips in {build_speech(args.root, progress=True)}")
+        except RuntimeError as error:
+            print(error, file=sys.stderr)
+            return 1
+        return 0
     if args.command == "list":
         for name in list_datasets():
             print(f"{name:14s} {describe_dataset(name)}")

@@ -150,7 +150,7 @@ class WaveNet(AutoregressiveModel):
         "speech": Preset(
             model=_SPEECH, about="spoken digits by espeak-ng, 8 kHz μ-law (python -m minigen.data speech); "
                                  "two cycles of dilations 1..128: receptive field 511 steps (64 ms)",
-            train=TrainConfig(data="speech", epochs=30, early_stopping=("val/nll", 5), batch_size=16,
+            train=TrainConfig(data="speech", epochs=10, early_stopping=("val/nll", 3), batch_size=8,
                               lr=1e-3, seed=0)),
     }
 
