@@ -126,3 +126,60 @@ def test_a_tiny_wavenet_learns_the_digits():
         model.train_step((x[rng.integers(0, len(x), 32)],))
     after = model.evaluate(val)["nll"]
     assert after < 0.75 * before, (before, after)
+
+
+# -- the speech data (minigen/data/speech.py): no espeak-ng needed -------------------------------------
+def sine(freq, rate, seconds=0.1):
+    return np.sin(2 * np.pi * freq * np.arange(int(seconds * rate)) / rate)
+
+
+def test_resample_keeps_what_the_new_rate_holds_and_removes_the_rest():
+    """22050 -> 8000 Hz: a 1 kHz tone stays the same tone; a 6 kHz tone (above the new
+    Nyquist frequency, 4 kHz) is filtered out instead of aliasing to 2 kHz."""
+    from minigen.data.speech import resample
+    low = resample(sine(1000, 22050), 22050, 8000)
+    assert len(low) == 800
+    np.testing.assert_allclose(low[50:-50], sine(1000, 8000)[50:-50], atol=2e-3)
+    high = resample(sine(6000, 22050), 22050, 8000)
+    assert np.abs(high[50:-50]).max() < 0.01
+    np.testing.assert_allclose(resample(np.full(500, 0.3), 22050, 8000), 0.3)   # a constant stays
+
+
+def test_speech_cache_splits_and_segments(tmp_path, monkeypatch):
+    """The data command's pipeline with a pretend espeak-ng (tones instead of words): clips
+    end up in exactly one split, cut into segments of the asked length, μ-law uint8."""
+    from minigen.data import get_dataset, speech
+    monkeypatch.setattr(speech, "VOICES", ("a", "b"))
+    monkeypatch.setattr(speech, "SPEEDS", (1,))
+    monkeypatch.setattr(speech, "PITCHES", (1, 2))
+    monkeypatch.setattr(speech.shutil, "which", lambda name: "/pretend/" + name)
+    monkeypatch.setattr(speech, "_synthesise", lambda word, voice, s, p, folder:
+                        (0.5 * sine(200 + 50 * len(word) + 100 * p, 22050, 0.05 + 0.01 * len(voice)), 22050))
+    monkeypatch.setenv("MINIGEN_DATA", str(tmp_path))
+    speech.build_speech()
+    splits = {s: get_dataset("speech", s, length=64) for s in ("train", "val", "test")}
+    clips = speech.split_of_clips(40)
+    assert [len(clips[s]) for s in ("train", "val", "test")] == [32, 4, 4]
+    assert not set(clips["train"]) & set(clips["test"])
+    for ds in splits.values():
+        assert ds.x.shape[1:] == (1, 64) and ds.x.dtype == np.uint8 and ds.num_levels == 256
+        assert set(np.unique(ds.y)) <= set(range(10)) and len(ds.y) == len(ds.x)
+    assert splits["train"].x.max() > 200 and splits["train"].x.min() < 55      # the peak is 0.9
+
+
+def test_missing_speech_cache_or_espeak_names_the_command(tmp_path, monkeypatch):
+    from minigen.data import DatasetNotFoundError, get_dataset, speech
+    from minigen.data.__main__ import main
+    with pytest.raises(DatasetNotFoundError, match="python -m minigen.data speech"):
+        get_dataset("speech", "train", root=str(tmp_path))
+    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="espeak-ng was not found.*python -m minigen.data speech"):
+        speech.build_speech(str(tmp_path))
+    assert main(["speech", "--root", str(tmp_path)]) == 1
+
+
+@pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_espeak_ng_speaks_a_word(tmp_path):
+    from minigen.data import speech
+    x, rate = speech._synthesise("seven", "en-us", 165, 50, str(tmp_path))
+    assert rate == 22050 and len(x) > 0.2 * rate and 0.05 < np.abs(x).max() <= 1
