@@ -39,7 +39,7 @@ from .autoregressive import wavenet  # noqa: E402,F401  (wavenet)
 # -- gan variants --
 from .adversarial import cgan, wgan  # noqa: E402,F401  (cgan, wgan, cyclegan, vae-gan)
 # -- flows --
-from .flows import glow, iaf, maf, nice  # noqa: E402,F401  (nice, maf, iaf, glow)
+from .flows import glow, iaf, maf, nice, planar  # noqa: E402,F401  (nice, maf, iaf, glow, planar)
 # -- spline flows and lattice --
 from .flows import spline_flow  # noqa: E402,F401  (spline-flow)
 # -- diffusion --

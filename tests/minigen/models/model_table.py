@@ -103,6 +103,8 @@ ROWS = [
         tags={"gradient", "sampler", "flow"}, lr=3e-3, flow=dict(data_shape=(4,), layers=2, hidden=(8,))),
     Row("glow", dict(steps=1, hidden=8, test_draws=1), tags={"gradient", "sampler", "flow"}, lr=3e-3,
         flow=dict(data_shape=(1, 4, 4), num_levels=None, levels=2, steps=1, hidden=4)),
+    Row("planar", dict(data_shape=(1, 8, 8), num_levels=17, flows=4), tags={"gradient", "sampler", "flow"},
+        lr=3e-3, flow=dict(data_shape=(3,), flows=3)),
     # -- spline and lattice rows --
     Row("spline-flow", dict(couplings=2, bins=4, hidden=16, test_draws=1), tags={"gradient", "sampler", "flow"},
         lr=3e-3, flow=dict(data_shape=(4,), num_levels=None, couplings=2, bins=3, bound=2.0, hidden=4)),
