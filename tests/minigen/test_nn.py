@@ -124,6 +124,34 @@ if hasattr(nn, "Flow"):  # bijections (issue 9's nn/flows.py): forward(x) -> (z,
     ]
 
 
+if hasattr(nn, "Planar"):  # issue 12: planar / radial, NICE, Glow's 1x1 convolution, MAF / IAF
+    def _moved(m, rng):
+        for p in m.parameters():                              # off the start (s = 0, rotations, ...)
+            p.data = p.data + 0.3 * rng.standard_normal(p.shape)
+
+    def _both(m, x):
+        return flat(m(x))
+
+    LAYERS += [
+        LayerInfo("Planar", lambda r, d: nn.Planar(3, rng=r, dtype=d), lambda r: [randn(r, 4, 3)], call=_both),
+        LayerInfo("Radial", lambda r, d: nn.Radial(3, rng=r, dtype=d), lambda r: [randn(r, 4, 3)], call=_both),
+        LayerInfo("AdditiveCoupling", lambda r, d: nn.AdditiveCoupling(nn.Linear(2, 2, rng=r, dtype=d), [0, 2],
+                                                                       [1, 3]),
+                  lambda r: [randn(r, 3, 4)], call=lambda m, x: flat(m(x))[:1]),   # log_det_J = 0
+        LayerInfo("DiagonalScaling", lambda r, d: nn.DiagonalScaling(4, dtype=d), lambda r: [randn(r, 3, 4)],
+                  call=_both, prepare=_moved),
+        LayerInfo("InvertibleConv1x1-LU", lambda r, d: nn.InvertibleConv1x1(3, lu=True, rng=r, dtype=d),
+                  lambda r: [randn(r, 2, 3, 2, 2)], call=_both, prepare=_moved),
+        LayerInfo("InvertibleConv1x1-plain", lambda r, d: nn.InvertibleConv1x1(3, lu=False, rng=r, dtype=d),
+                  lambda r: [randn(r, 2, 3)], call=_both, prepare=_moved),
+        LayerInfo("MaskedAutoregressiveAffine-MAF", lambda r, d: nn.MaskedAutoregressiveAffine(4, (8,), rng=r,
+                                                                                              dtype=d),
+                  lambda r: [randn(r, 3, 4)], call=_both),
+        LayerInfo("MaskedAutoregressiveAffine-IAF", lambda r, d: nn.MaskedAutoregressiveAffine(
+            4, (8,), [4, 2, 3, 1], inverted=True, rng=r, dtype=d), lambda r: [randn(r, 3, 4)], call=_both),
+    ]
+
+
 CASES = [(info, mode) for info in LAYERS for mode in info.modes]
 
 
