@@ -37,7 +37,7 @@ from .autoregressive import gated_pixelcnn, pixelrnn  # noqa: E402,F401  (gated-
 # -- wavenet --
 from .autoregressive import wavenet  # noqa: E402,F401  (wavenet)
 # -- gan variants --
-from .adversarial import cgan, wgan  # noqa: E402,F401  (cgan, wgan, cyclegan, vae-gan)
+from .adversarial import cgan, cyclegan, vae_gan, wgan  # noqa: E402,F401  (cgan, wgan, cyclegan, vae-gan)
 # -- flows --
 from .flows import glow, iaf, maf, nice, planar  # noqa: E402,F401  (nice, maf, iaf, glow, planar)
 # -- spline flows and lattice --

@@ -94,6 +94,8 @@ ROWS = [
     Row("cgan", dict(latent_dim=4, channels=4), tags={"gradient", "sampler"}, lr=3e-3),
     Row("wgan", dict(latent_dim=4, channels=4, n_critic=2, clip=1.0),   # c = 0.01 puts the critic's units
         tags={"gradient", "sampler"}, lr=1e-2),                         # at LeakyReLU's kink: no gradcheck
+    Row("cyclegan", dict(channels=4, n_res=1), tags={"gradient"}, lr=3e-3),   # translates: no p(z) to sample
+    Row("vae-gan", dict(latent_dim=4, channels=4), tags={"gradient", "sampler"}, lr=3e-3),
     # -- flow rows --
     Row("nice", dict(hidden=16, test_draws=1), tags={"gradient", "sampler", "flow"}, lr=3e-3,
         flow=dict(data_shape=(4,), num_levels=None, hidden=4)),
