@@ -36,6 +36,8 @@ from .layers import (ELU, GELU, Dropout, Embedding, Flatten, Identity, LeakyReLU
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .recurrent import GRUCell, LSTM, LSTMCell
+from .layers import SiLU  # noqa: E402  (diffusion)
+from .attention import SelfAttention2d, scaled_dot_product_attention  # noqa: E402
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "Linear", "Embedding", "Dropout", "Identity", "Flatten", "Reshape",
@@ -51,3 +53,4 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
            "RQSplineCoupling",
            "Normal", "Bernoulli", "Categorical",
            "init", "losses", "distributions"]
+__all__ += ["SiLU", "SelfAttention2d", "scaled_dot_product_attention"]  # diffusion (the U-Net: nn.unet)

@@ -152,6 +152,26 @@ if hasattr(nn, "Planar"):  # issue 12: planar / radial, NICE, Glow's 1x1 convolu
     ]
 
 
+if hasattr(nn, "SelfAttention2d"):  # issue 13: the diffusion U-Net's pieces (attention composed from ops)
+    from minigen.nn.unet import ResBlock
+
+    LAYERS += [
+        LayerInfo("SiLU", lambda r, d: nn.SiLU(), lambda r: [randn(r, 2, 4, 3)]),
+        LayerInfo("SelfAttention2d", lambda r, d: nn.SelfAttention2d(4, num_heads=2, groups=2, rng=r, dtype=d),
+                  lambda r: [randn(r, 2, 4, 2, 3)]),
+        LayerInfo("ResBlock", lambda r, d: _perturbed(ResBlock(2, 4, 3, groups=2, rng=r, dtype=d), r),
+                  lambda r: [randn(r, 2, 2, 3, 3), randn(r, 2, 3)],     # (x, emb); the U-Net: test_ddpm.py
+                  gradcheck_mode="directional"),
+    ]
+
+
+def _perturbed(m, rng):
+    """Move every parameter off its initial value (the U-Net starts some convolutions at zero)."""
+    for p in m.parameters():
+        p.data = p.data + (0.3 * rng.standard_normal(p.shape)).astype(p.dtype)
+    return m
+
+
 CASES = [(info, mode) for info in LAYERS for mode in info.modes]
 
 
