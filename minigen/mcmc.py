@@ -17,6 +17,15 @@ from the same acceptance rule (1), which the tests use to check detailed balance
 random-walk proposal y = x + step_size * N(0, I) is symmetric, and (1) becomes
 min(1, pi(y) / pi(x)).
 
+**Independence Metropolis-Hastings** (Tierney 1994, "Markov chains for exploring posterior
+distributions", §2.3.3). The proposal ignores the current state, y ~ q(y), so (1) becomes
+
+    alpha(x, y) = min(1, w(y) / w(x)),     w = pi / q  (the importance weights)
+
+A sampler q that is close to pi (a trained normalizing flow, Albergo et al. 2019) makes
+every w nearly equal and almost every proposal accepted; the proposals can be drawn in
+one batch beforehand (``independence_metropolis``).
+
 **Gibbs sampling** (Geman & Geman 1984). Replace one block of coordinates at a time by a
 draw from its conditional pi(x_b | x_rest): a Metropolis-Hastings step whose proposal is
 the conditional itself, accepted with probability 1. The model provides the
@@ -60,7 +69,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Chain", "metropolis_hastings", "random_walk_proposal", "gibbs", "gaussian_conditionals",
+__all__ = ["Chain", "metropolis_hastings", "random_walk_proposal", "independence_metropolis", "gibbs", "gaussian_conditionals",
            "mala", "hmc", "leapfrog", "mh_log_accept", "transition_matrix", "autocorrelation",
            "integrated_autocorr_time", "effective_sample_size", "gaussian_target"]
 
@@ -151,6 +160,39 @@ def metropolis_hastings(log_prob, x0, n_steps, rng, step_size=1.0, propose=None,
         accept = np.log(rng.random(len(x))) < log_alpha
         return _where(accept, y, x), accept
     return _run(step, x0, n_steps, rng, thin)
+
+
+def independence_metropolis(proposals, log_weights, rng):
+    """Independence Metropolis-Hastings over proposals drawn beforehand, one chain.
+
+    The chain starts at the first proposal; each next proposal y replaces the current x with
+    probability min(1, w(y) / w(x)) (module docstring), else x is repeated.
+
+    Args:
+        proposals: (T, ...) independent draws of q.
+        log_weights: (T,) log w = log pi - log q of each (pi up to a constant).
+        rng: ``numpy.random.Generator``.
+
+    Returns:
+        ``Chain`` with samples (T, 1, ...) and ``accepted`` (1,); ``Chain.index`` (T,) says
+        which proposal each state is (to look up observables already computed).
+    """
+    log_w = np.asarray(log_weights, np.float64)
+    if len(log_w) != len(proposals) or len(log_w) < 1:
+        raise ValueError(f"independence_metropolis needs one log weight per proposal, got {len(log_w)} "
+                         f"weights for {len(proposals)} proposals")
+    index = np.zeros(len(log_w), np.int64)
+    log_u = np.log(rng.random(len(log_w)))
+    accepted = 0
+    for t in range(1, len(log_w)):
+        cur = index[t - 1]
+        take = log_u[t] < log_w[t] - log_w[cur]              # u < w(y) / w(x)
+        index[t] = t if take else cur
+        accepted += bool(take)
+    chain = Chain(np.asarray(proposals)[index][:, None], accepted / max(len(log_w) - 1, 1),
+                  np.array([accepted]))
+    chain.index = index
+    return chain
 
 
 def transition_matrix(pi, Q):

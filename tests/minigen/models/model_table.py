@@ -110,11 +110,20 @@ ROWS = [
     # -- spline and lattice rows --
     Row("spline-flow", dict(couplings=2, bins=4, hidden=16, test_draws=1), tags={"gradient", "sampler", "flow"},
         lr=3e-3, flow=dict(data_shape=(4,), num_levels=None, couplings=2, bins=3, bound=2.0, hidden=4)),
+    Row("phi4", dict(L=8, couplings=2, hidden=4, proposals=64, hmc_chains=2),   # (1, 8, 8): the digits' shape
+        tags={"gradient", "sampler", "flow"}, lr=1e-2, flow=dict(L=4, couplings=2, hidden=2)),
     # -- diffusion rows --
     Row("ddpm", dict(T=20, base=8, num_res_blocks=1, groups=4, dropout=0.0, eval_timesteps=2, test_timesteps=2,
                      figure_samples=4, ddim_steps=(2, 5)), tags={"gradient", "sampler"}, lr=1e-2),
     # -- energy rows --
     # -- autoencoder rows --
+    # no "gradient": the straight-through estimator is not the loss's derivative (as vq-vae)
+    Row("vq-vae-prior", dict(num_embeddings=8, embedding_dim=4, hidden=16, prior_hidden=8, prior_blocks=1,
+                             prior_head=8, prior_kernel=3, vqvae_steps=20), tags={"sampler"}, lr=3e-3),
+    Row("stacked-autoencoder", dict(hidden=(32,), code_dim=8, pretrain_steps=5), tags={"gradient", "sampler"},
+        lr=3e-3),
+    Row("gsn", dict(code_dim=32, walkback_steps=2, sample_steps=3), tags={"gradient", "sampler"}, lr=3e-3),
+    Row("seq2seq-autoencoder", dict(code_dim=4, hidden=16), tags={"gradient", "sampler"}, lr=3e-3),
 ]
 
 
