@@ -42,6 +42,7 @@ from .adversarial import cgan, cyclegan, vae_gan, wgan  # noqa: E402,F401  (cgan
 from .flows import glow, iaf, maf, nice, planar  # noqa: E402,F401  (nice, maf, iaf, glow, planar)
 # -- spline flows and lattice --
 from .flows import spline_flow  # noqa: E402,F401  (spline-flow)
+from .flows import phi4  # noqa: E402,F401  (phi4)
 # -- diffusion --
 from .diffusion import ddpm  # noqa: E402,F401  (ddpm)
 # -- energy --
