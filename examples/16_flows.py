@@ -37,7 +37,6 @@ import numpy as np  # noqa: E402
 
 from autograd import Tensor, no_grad  # noqa: E402
 from minigen.data import get_dataset  # noqa: E402
-from minigen.models import build_model  # noqa: E402
 from minigen.models.flows.maf import autoregressive_stack  # noqa: E402
 from minigen.models.flows.planar import fit_reverse_kl, planar_stack, reverse_kl, ring_energy  # noqa: E402
 from minigen.plots import labelled_rows  # noqa: E402
