@@ -47,3 +47,4 @@ from .flows import phi4  # noqa: E402,F401  (phi4)
 from .diffusion import ddpm  # noqa: E402,F401  (ddpm)
 # -- energy --
 # -- autoencoders --
+from .latent import gsn, seq2seq, stacked, vqvae_prior  # noqa: E402,F401  (gsn, *-autoencoder, vq-vae-prior)

@@ -1,4 +1,5 @@
-"""The generative stochastic network (Bengio et al. 2014): a denoising chain with a latent state, trained by walkback.
+"""The generative stochastic network (Bengio et al. 2014): a denoising chain with a latent state,
+trained by walkback.
 
 A denoising autoencoder's chain (``denoising.py``; Bengio et al. 2013) forgets everything
 but the current sample: X_t ~ P(X | X~_{t-1}). A **GSN** [1] carries a latent state H
@@ -104,7 +105,8 @@ class GSN(DenoisingAutoencoder):
         return h
 
     def _gaussian(self, like, rng, sigma):
-        return Tensor(to_device((sigma * rng.standard_normal(like.shape)).astype(self.dtype), device_of(like.data)))
+        eps = (sigma * rng.standard_normal(like.shape)).astype(self.dtype)
+        return Tensor(to_device(eps, device_of(like.data)))
 
     def encode(self, x_in):
         """H_1 from H_0 = 0 without noise: the GSN's code of a clean example (N, J)."""

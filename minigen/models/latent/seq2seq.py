@@ -1,4 +1,5 @@
-"""The sequence-to-sequence autoencoder (Srivastava et al. 2015; Sutskever et al. 2014): an LSTM reads, another writes.
+"""The sequence-to-sequence autoencoder (Srivastava et al. 2015; Sutskever et al. 2014): an LSTM reads,
+another writes.
 
 An example is read as a sequence of T frames of F numbers (an 8x8 digit as 8 rows of 8
 pixels; a 1-D series as T frames of 1). The **encoder** LSTM ([2] §2; minigen's
@@ -104,7 +105,7 @@ _DIGITS = dict(data_shape=(1, 8, 8), num_levels=17, code_dim=16, hidden=128, tea
 
 @register("seq2seq-autoencoder")
 class Seq2SeqAutoencoder(Autoencoder):
-    """Seq2seq autoencoder (Srivastava et al. 2015): LSTM encoder and decoder, teacher forcing or free running.
+    """Seq2seq autoencoder (Srivastava et al. 2015): LSTM encoder and decoder; teacher forcing or free run.
 
     Args:
         data_shape: (1, T, F): T frames of F numbers (a digit: (1, 8, 8), its rows).

@@ -43,7 +43,7 @@ from autograd import Tensor, as_numpy, device_of, no_grad, to_device
 
 from ...nn import losses
 from ...nn.layers import Linear
-from ...nn.module import Module, ModuleList
+from ...nn.module import Module
 from ..registry import Preset, TrainConfig, register
 from ._ae_nets import activate
 from .autoencoder import DIGITS_RECIPE, Autoencoder

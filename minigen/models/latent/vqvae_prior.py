@@ -85,8 +85,9 @@ class VQVAEPrior(LatentVariableModel):
                               lr=1e-3, seed=0),
             about="vq-vae's reference (4x4 grid of K=32 codes) for 800 steps, then a PixelCNN 64x4 "
                   "on frozen codes"),
-        "digits-tiny": Preset(model=dict(_DIGITS, num_embeddings=8, embedding_dim=4, hidden=16, prior_hidden=16,
-                                         prior_blocks=1, prior_head=16, prior_kernel=3, vqvae_steps=30),
+        "digits-tiny": Preset(model=dict(_DIGITS, num_embeddings=8, embedding_dim=4, hidden=16,
+                                         prior_hidden=16, prior_blocks=1, prior_head=16, prior_kernel=3,
+                                         vqvae_steps=30),
                               train=TrainConfig(data="digits", epochs=3, batch_size=64, lr=3e-3, seed=0)),
     }
 
@@ -96,8 +97,8 @@ class VQVAEPrior(LatentVariableModel):
         super().__init__(rng)
         if not isinstance(vqvae_steps, int) or vqvae_steps < 0:
             raise ValueError(f"vqvae_steps={vqvae_steps!r} is not allowed: an integer >= 0")
-        self.vqvae = VQVAE(data_shape, num_levels, num_embeddings, embedding_dim, hidden, beta, codebook_update,
-                           decay, rng=self.rng, dtype=dtype)
+        self.vqvae = VQVAE(data_shape, num_levels, num_embeddings, embedding_dim, hidden, beta,
+                           codebook_update, decay, rng=self.rng, dtype=dtype)
         self.data_shape, self.num_levels, self.D = self.vqvae.data_shape, num_levels, self.vqvae.D
         self.latent_dim, self.K, self.grid = self.vqvae.latent_dim, num_embeddings, self.vqvae.grid[1:]
         self.prior = PixelCNN((1,) + self.grid, num_embeddings, prior_hidden, prior_blocks, prior_head,

@@ -117,6 +117,13 @@ ROWS = [
                      figure_samples=4, ddim_steps=(2, 5)), tags={"gradient", "sampler"}, lr=1e-2),
     # -- energy rows --
     # -- autoencoder rows --
+    # no "gradient": the straight-through estimator is not the loss's derivative (as vq-vae)
+    Row("vq-vae-prior", dict(num_embeddings=8, embedding_dim=4, hidden=16, prior_hidden=8, prior_blocks=1,
+                             prior_head=8, prior_kernel=3, vqvae_steps=20), tags={"sampler"}, lr=3e-3),
+    Row("stacked-autoencoder", dict(hidden=(32,), code_dim=8, pretrain_steps=5), tags={"gradient", "sampler"},
+        lr=3e-3),
+    Row("gsn", dict(code_dim=32, walkback_steps=2, sample_steps=3), tags={"gradient", "sampler"}, lr=3e-3),
+    Row("seq2seq-autoencoder", dict(code_dim=4, hidden=16), tags={"gradient", "sampler"}, lr=3e-3),
 ]
 
 
