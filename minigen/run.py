@@ -142,8 +142,12 @@ class Splits:
         self.train, self.val, self.test = (get_dataset(data, s, view=view) for s in ("train", "val", "test"))
 
     def test_for(self, model):
-        """The test split if its examples have the model's shape, else None."""
+        """The test split if its examples have the model's shape, else None. A model that reads
+        no data (``reads_data = False``: phi4, whose batches only count the steps) gets it too:
+        its report runs on no examples of it."""
         shape = getattr(model, "data_shape", None)
+        if not getattr(model, "reads_data", True):
+            return self.test
         return self.test if shape is None or tuple(self.test.shape) == tuple(shape) else None
 
 

@@ -103,6 +103,7 @@ class Phi4(GenerativeModel):
 
     default_preset = "L8-reference"
     best_metric = ("val/kl", "min")
+    reads_data = False          # batches only count the steps (module docstring); run.Splits.test_for
     presets = {
         "L8-reference": Preset(model=_REF, train=_TRAIN, about="Albergo et al. 2021's point: L=8, m2=-4, lam=8"),
         "L8-critical": Preset(model=dict(_REF, lam=4.5), train=_TRAIN,
