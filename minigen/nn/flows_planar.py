@@ -65,7 +65,7 @@ class Planar(Flow):
 
     def constrained(self):
         """(u_hat, m): u moved along w so that w^T u_hat = m = -1 + softplus(w^T u) > -1."""
-        wu = (self.w * self.u).sum()
+        wu = (self.w * self.u).sum(axis=0, keepdims=True)                 # (1,)
         m = functional.softplus(wu) - 1.0
         u_hat = self.u + (m - wu) * self.w / (self.w * self.w).sum()
         return u_hat, m

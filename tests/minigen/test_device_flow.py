@@ -24,7 +24,8 @@ from .models.model_table import ROWS
 # expected failure until it passes (then add it here).
 ON_DEVICE = {"rbm", "dbm", "ebm", "pixelcnn", "vae", "realnvp", "independent", "mlp", "fvsbn", "nade", "made", "kde", "gmm",
              "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp", "dcgan",
-             "autoencoder", "sparse-autoencoder", "denoising-autoencoder", "vq-vae"}
+             "autoencoder", "sparse-autoencoder", "denoising-autoencoder", "vq-vae",
+             "nice", "maf", "iaf", "glow", "planar"}
 
 
 def rows():
