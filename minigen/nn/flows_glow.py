@@ -14,7 +14,7 @@ learned generalisation of the fixed channel permutations of RealNVP ([1] Table 1
 elimination with partial pivoting, written with differentiable ops (``log_abs_det``):
 O(C^3) per step, and d log|det W| / dW = W^-T comes out of the graph.
 
-**LU-decomposed** (``lu=True``, [1] §3.2, eq. (10))::
+**LU-decomposed** (``lu=True``, [1] §3.2, eqs. (10)-(11))::
 
     W = P L (U + diag(s)),     log|det W| = sum_c log|s_c|
 

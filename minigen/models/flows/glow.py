@@ -4,10 +4,10 @@ Glow keeps RealNVP's multi-scale design but replaces its fixed channel permutati
 a learned mixing. One *step of flow* ([1] §3, Figure 2a, Table 1), forward = data ->
 latent as every flow in minigen (``nn/flows.py``), on (N, C, H, W)::
 
-    actnorm          y = s * x + b per channel, data-dependent init     log|det| = HW sum log|s|   (§3.1)
-    inv. 1x1 conv    y = W x per pixel, W = P L (U + diag(s))           log|det| = HW sum log|s|   (§3.2, eq. (10))
+    actnorm          y = s * x + b per channel, data-dependent init   log|det| = HW sum log|s|  (§3.1)
+    inv. 1x1 conv    y = W x per pixel, W = P L (U + diag(s))         log|det| = HW sum log|s|  (§3.2, (9)-(11))
     affine coupling  (x_a, x_b) = split(x); (log s, t) = NN(x_a)
-                     y_b = s * x_b + t, y_a = x_a                       log|det| = sum log|s|       (§3.3)
+                     y_b = s * x_b + t, y_a = x_a                     log|det| = sum log|s|     (§3.3)
 
 (``nn.ActNorm``, ``nn.InvertibleConv1x1``, ``nn.AffineCoupling`` with a channel mask;
 the coupling's scale is nn's s = scale * tanh(s_raw), where [1]'s code uses a sigmoid.)
