@@ -4,11 +4,12 @@
     reverse_chain.png    x_t of a few samples (one per row) at several t, from x_T (noise) down to x_0
     ddim_samples.png     DDIM (eta = 0) from the same x_T with S = 5 .. 50 steps: one row per S
     ddim_steps.png       sample quality against S: FID in the digit classifier's features
-                         (minigen.metrics) between samples and the given split
+                         (minigen.metrics) between samples and the given split (numbers: ddim_fid.json)
     guided.png           class-conditional models: one row per class at several guidance weights w
 
 Every number a picture shows is also returned by ``ddim_quality`` for the notes.
 """
+import json
 import os
 
 import numpy as np
@@ -82,6 +83,8 @@ def ddpm_figures(model, run_dir, rng, split=None):
                                      title="DDIM (eta = 0) from the same x_T"))
     points = [(S, q[1]) for S, q in quality.items() if q[1] is not None]
     if points:
+        with open(os.path.join(run_dir, "ddim_fid.json"), "w") as f:       # the plotted numbers
+            json.dump({"samples": len(quality[steps[0]][0]), "fid": {str(S): v for S, v in points}}, f, indent=2)
         paths.append(_line_plot(points, os.path.join(run_dir, "ddim_steps.png"),
                                 f"{model.title}: quality vs DDIM steps ({len(quality[steps[0]][0])} samples)"))
     if model.num_classes:
