@@ -18,9 +18,11 @@ so the logits at t never see x_t, and the whole network sees exactly
 
     receptive field = 1 + sum_l d_l (K-1) = 1 + 63 = 64 values x_{t-64}..x_{t-1}
 
-(the digits-reference; ``receptive_field``; the test measures it with the Jacobian).
+(the digits-reference; ``receptive_field``; the test measures it with the Jacobian). A full
+kernel-2 convolution on the input shifted by one step, as many implementations write it,
+would see one value more (65).
 
-**Gated activation units** ([1] §2.3, eq. (2) of the Gated PixelCNN; [1] writes it as)::
+**Gated activation units** ([1] §2.3, eq. (3); ``gated_pixelcnn.gate``)::
 
     z = tanh(W_f * h) ⊙ sigmoid(W_g * h)                     (one dilated conv gives both halves)
 
@@ -33,9 +35,9 @@ sum of all skips::
 **μ-law companding** ([1] §2.2, eq. (2)): audio in [-1, 1] is quantised to 256 levels by
 ``f(x) = sign(x) ln(1 + μ|x|) / ln(1 + μ)``, μ = 255 (``minigen.data.mu_law_encode``).
 
-**Fast generation** [2]: sampling one value at a time with a full pass over the
-receptive field costs O(2^layers) per value; caching each layer's past inputs in a queue
-costs one step per layer. See ``fast_wavenet.py`` (``generate(u, fast=True)``), which
+**Fast generation** [2]: sampling one value at a time with a pass over the receptive
+field F costs O(F) steps per layer per value (F ~ 2^layers); caching each layer's past
+inputs in a queue costs one step per layer. See ``fast_wavenet.py`` (``generate(u, fast=True)``), which
 gives the same samples as the naive loop from the same noise.
 
 Digits as a sequence: an (1, 8, 8) image is read in raster order as 64 values of 17
@@ -50,7 +52,7 @@ x / (L - 1) (x/16). Architecture of ``digits-reference``::
 References:
     [1] A. van den Oord, S. Dieleman, H. Zen, K. Simonyan, O. Vinyals, A. Graves,
         N. Kalchbrenner, A. Senior, K. Kavukcuoglu, "WaveNet: A Generative Model for Raw
-        Audio", 2016. https://arxiv.org/abs/1609.03499 (eqs. (1)-(2), §2.1-2.4, Figures 2-4).
+        Audio", 2016. https://arxiv.org/abs/1609.03499 (eqs. (1)-(3), §2.1-2.4, Figures 2-4).
     [2] T. L. Paine, P. Khorrami, S. Chang, Y. Zhang, P. Ramachandran, M. A. Hasegawa-Johnson,
         T. S. Huang, "Fast Wavenet Generation Algorithm", 2016. https://arxiv.org/abs/1611.09482
 """
