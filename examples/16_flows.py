@@ -80,7 +80,7 @@ def toy_densities(out_dir, tiny):
 def variational(out_dir, tiny):
     """Reverse KL to the ring U_1: planar / radial stacks, and IAF (MAF layers run from noise to
     sample: one pass each), 16 layers (IAF: 4), fresh noise every step."""
-    steps = 10 if tiny else 1500
+    steps = 10 if tiny else 1000
     flows = {"planar (16)": planar_stack(2, 16, "planar", np.random.default_rng(0)),
              "radial (16)": planar_stack(2, 16, "radial", np.random.default_rng(0)),
              "IAF (4 x MADE 2-32-32-4)": autoregressive_stack(2, 4, (32, 32), False, np.random.default_rng(0),
