@@ -76,9 +76,9 @@ class VAEGAN(AdversarialModel):
     presets = {
         "digits-reference": Preset(
             model=dict(data_shape=(1, 8, 8), num_levels=17, latent_dim=16, channels=32, gamma=1.0),
-            train=TrainConfig(data="digits", steps=3000, batch_size=64, lr=2e-4, seed=0, eval_every=250,
-                              early_stopping=("val/mmd", 12)),
-            about=f"VAE-GAN on the digits, J = 16, gamma 1, {_RECIPE}, 3000 steps; keeps the best validation MMD "
+            train=TrainConfig(data="digits", steps=2000, batch_size=64, lr=2e-4, seed=0, eval_every=250,
+                              early_stopping=("val/mmd", 8)),
+            about=f"VAE-GAN on the digits, J = 16, gamma 1, {_RECIPE}, 2000 steps; keeps the best validation MMD "
                   "(every 250 steps, never stops early)"),
         "digits-tiny": Preset(
             model=dict(data_shape=(1, 8, 8), num_levels=17, latent_dim=4, channels=4),
