@@ -58,13 +58,13 @@ def heatmap(ax, log_prob, bound, grid, title, points=None):
 
 
 def toy_densities(out_dir, tiny):
-    """Each flow's 'moons' preset (30 epochs of batch 128; tiny: 20 steps), one panel each."""
+    """Each flow's 'moons' preset (batch 128), 8 epochs instead of its 30 (tiny: 20 steps), one panel each."""
     fig, axes = plt.subplots(1, len(TOYS), figsize=(3 * len(TOYS), 3.2))
     val = get_dataset("moons", "val")
     scores = {}
     for ax, name in zip(axes, TOYS):
         start = time.time()
-        result = train(name, "moons", progress=False, figures=False, **({"steps": 20} if tiny else {}))
+        result = train(name, "moons", progress=False, figures=False, **({"steps": 20} if tiny else {"epochs": 8}))
         model = result.model.eval()
         scores[name] = model.eval_step(val.x)["nll"]
         print(f"  {name:8s} {model.num_parameters():7,} parameters  val NLL {scores[name]:.3f} nats "
