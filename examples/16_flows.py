@@ -93,8 +93,9 @@ def variational(out_dir, tiny):
     kls = {}
     for ax, (name, flow) in zip(axes[1:], flows.items()):
         fit_reverse_kl(flow, ring_energy, 2, steps=steps, batch=256, lr=1e-2)
+        eps = np.random.default_rng(1).standard_normal((4000, 2)).astype(np.float32)
         with no_grad():
-            loss, x = reverse_kl(flow, ring_energy, np.random.default_rng(1).standard_normal((4000, 2)).astype(np.float32))
+            loss, x = reverse_kl(flow, ring_energy, eps)
         kls[name] = float(loss.item()) + log_Z                    # KL(q || p) = loss + log Z
         print(f"  {name:26s} KL(q || p) = {kls[name]:.3f} nats")
         heatmap(ax, lambda v: -ring_energy(Tensor(v)).data - log_Z, 4, 150, f"{name}: KL {kls[name]:.2f}",
