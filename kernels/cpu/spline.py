@@ -18,6 +18,7 @@ import numpy as np
 from numba import prange
 
 from ..reference.spline import (MIN_DERIVATIVE, MIN_HEIGHT, MIN_WIDTH, _check_grad, check_spline_args)
+from ._fastmath import fast_exp
 from ._numba import njit, serial_twin, split_range, use_parallel
 
 __all__ = ["rq_spline_forward", "rq_spline_inverse", "rq_spline_backward", "rq_spline_inverse_backward"]
@@ -35,33 +36,36 @@ def _norm(u):
         m = max(m, u[j])
     s = 0.0
     for j in range(u.shape[0]):
-        s += math.exp(u[j] - m)
+        s += fast_exp(u[j] - m)
     return m, s
 
 
 @njit
-def _find_bin(u, B, mn, v):
-    """The bin of v: the number of inner knots -B + 2B sum_{j<i} size_j (i = 1..K-1) <= v."""
+def _bin_and_knots(u, B, mn, v):
+    """One pass over a row: the bin k of v (the last knot <= v among the inner knots
+    -B + 2B sum_{j<i} size_j, i = 1..K-1) and its knots k, k+1 (the ends exactly -B and B)."""
     K = u.shape[0]
     m, s = _norm(u)
-    c, k = 0.0, 0
-    for i in range(1, K):
-        c += mn + (1 - mn * K) * math.exp(u[i - 1] - m) / s
-        if v >= c * (2 * B) - B:
-            k = i
-    return k
+    c, lo = 0.0, -B
+    for i in range(K - 1):
+        c += mn + (1 - mn * K) * fast_exp(u[i] - m) / s
+        hi = c * (2 * B) - B                                   # knot i + 1
+        if v < hi:
+            return i, lo, hi
+        lo = hi
+    return K - 1, lo, B
 
 
 @njit
 def _knot_pair(u, B, mn, k):
-    """Knots k and k+1 (the ends are exactly -B and B)."""
+    """Knots k and k+1 of a row whose bin is already known (the ends exactly -B and B)."""
     K = u.shape[0]
     m, s = _norm(u)
     c = 0.0
     for j in range(k):
-        c += mn + (1 - mn * K) * math.exp(u[j] - m) / s
+        c += mn + (1 - mn * K) * fast_exp(u[j] - m) / s
     lo = -B if k == 0 else c * (2 * B) - B
-    c += mn + (1 - mn * K) * math.exp(u[k] - m) / s
+    c += mn + (1 - mn * K) * fast_exp(u[k] - m) / s
     hi = B if k == K - 1 else c * (2 * B) - B
     return lo, hi
 
@@ -76,10 +80,16 @@ def _slope(d, i):
 
 
 @njit
-def _local(w, h, d, B, k):
-    xl, xr = _knot_pair(w, B, MIN_WIDTH, k)
-    yl, yr = _knot_pair(h, B, MIN_HEIGHT, k)
-    return xl, xr, yl, yr, _slope(d, k), _slope(d, k + 1)
+def _local(w, h, d, B, v, by_y):
+    """The bin of v (found on the x knots, or the y knots for the inverse) and its
+    (k, x_k, x_{k+1}, y_k, y_{k+1}, delta_k, delta_{k+1})."""
+    if by_y:
+        k, yl, yr = _bin_and_knots(h, B, MIN_HEIGHT, v)
+        xl, xr = _knot_pair(w, B, MIN_WIDTH, k)
+    else:
+        k, xl, xr = _bin_and_knots(w, B, MIN_WIDTH, v)
+        yl, yr = _knot_pair(h, B, MIN_HEIGHT, k)
+    return k, xl, xr, yl, yr, _slope(d, k), _slope(d, k + 1)
 
 
 @njit
@@ -143,9 +153,9 @@ def _through_softmax(u, B, mn, k, g_lo, g_hi, out):
             g += g_hi
         g *= 2 * B * (1 - mn * K)
         out[j] = g                                         # g_p, for now
-        dot += math.exp(u[j] - m) / s * g
+        dot += fast_exp(u[j] - m) / s * g
     for j in range(K):
-        out[j] = math.exp(u[j] - m) / s * (out[j] - dot)
+        out[j] = fast_exp(u[j] - m) / s * (out[j] - dot)
 
 
 @njit
@@ -169,8 +179,7 @@ def _forward_driver(v, w, h, d, B, inverse, out, ld, bounds):
                 out[n] = v[n]
                 ld[n] = 0
                 continue
-            k = _find_bin(h[n] if inverse else w[n], B, MIN_HEIGHT if inverse else MIN_WIDTH, t)
-            xl, xr, yl, yr, dl, dr = _local(w[n], h[n], d[n], B, k)
+            k, xl, xr, yl, yr, dl, dr = _local(w[n], h[n], d[n], B, t, inverse)
             if inverse:
                 x = _solve(t, xl, xr, yl, yr, dl, dr)
                 out[n] = x
@@ -191,8 +200,7 @@ def _backward_driver(g, gl, v, w, h, d, B, inverse, gv, gw, gh, gd, bounds):
                 gh[n, :] = 0
                 gd[n, :] = 0
                 continue
-            k = _find_bin(h[n] if inverse else w[n], B, MIN_HEIGHT if inverse else MIN_WIDTH, t)
-            xl, xr, yl, yr, dl, dr = _local(w[n], h[n], d[n], B, k)
+            k, xl, xr, yl, yr, dl, dr = _local(w[n], h[n], d[n], B, t, inverse)
             if inverse:                                    # implicit function theorem
                 x = _solve(t, xl, xr, yl, yr, dl, dr)
                 L = _rq_bin(x, xl, xr, yl, yr, dl, dr)[1]

@@ -12,7 +12,8 @@ from ._timing import geomean, run_cases, threads_note
 
 SUITES = {
     "autograd": ["minigen.bench.autograd_overhead"],
-    "kernels": ["minigen.bench.kernels_conv", "minigen.bench.kernels_fused", "minigen.bench.kernels_gpu"],
+    "kernels": ["minigen.bench.kernels_conv", "minigen.bench.kernels_fused", "minigen.bench.kernels_gpu",
+                "minigen.bench.kernels_spline"],
     "models": ["minigen.bench.models_vae", "minigen.bench.models_pixelcnn", "minigen.bench.models_realnvp"],
 }
 
