@@ -42,6 +42,7 @@ from minigen.models import TrainConfig, build_model
 from minigen.models.adversarial.wgan import wasserstein_curve
 
 TRAIN, TEST = get_dataset("digits", "train"), get_dataset("digits", "test")
+SEED = 0                                          # every model's initial weights: build_model(..., rng=SEED)
 
 
 def train(model, steps, lr, batch_size=64, seed=0, view=None):
@@ -63,7 +64,7 @@ def quality(samples, tiny):
 
 
 def conditional(out_dir, tiny):
-    model = build_model("cgan", "digits-tiny" if tiny else "digits-reference", rng=np.random.default_rng([0, 0]))
+    model = build_model("cgan", "digits-tiny" if tiny else "digits-reference", rng=SEED)
     train(model, 30 if tiny else 1500, 1e-3 if tiny else 2e-4)
     rng = np.random.default_rng(2)
     path = plots.labelled_rows(model.class_rows(rng), os.path.join(out_dir, "cgan_classes.png"), levels=17,
@@ -78,18 +79,18 @@ def conditional(out_dir, tiny):
 
 
 def wasserstein(out_dir, tiny):
-    model = build_model("wgan", "digits-tiny" if tiny else "digits-reference", rng=np.random.default_rng([0, 0]))
+    model = build_model("wgan", "digits-tiny" if tiny else "digits-reference", rng=SEED)
     records = train(model, 40 if tiny else 4000, 1e-3 if tiny else 5e-5)
     curve = wasserstein_curve(records, os.path.join(out_dir, "wgan_distance.png"),
                               title="WGAN: the critic's estimate of W(data, samples)")
-    grid = plots.image_grid(model.sample(64, np.random.default_rng(3)), os.path.join(out_dir, "wgan_samples.png"),
-                            levels=17, title="WGAN samples")
+    grid = plots.image_grid(model.sample(64, np.random.default_rng(3)),
+                            os.path.join(out_dir, "wgan_samples.png"), levels=17, title="WGAN samples")
     print(f"WGAN: estimate {np.mean([r['train/wasserstein'] for r in records[:50]]):.4f} (first 50 steps) -> "
           f"{np.mean([r['train/wasserstein'] for r in records[-50:]]):.4f} (last 50) -> {curve}, {grid}")
 
 
 def translation(out_dir, tiny):
-    model = build_model("cyclegan", "digits-tiny" if tiny else "digits-reference", rng=np.random.default_rng([0, 0]))
+    model = build_model("cyclegan", "digits-tiny" if tiny else "digits-reference", rng=SEED)
     train(model, 10 if tiny else 600, 1e-3 if tiny else 2e-4)
     test = TEST.subset(np.arange(64)) if tiny else TEST
     report = model.report(test, np.random.default_rng(4))
@@ -103,13 +104,13 @@ def translation(out_dir, tiny):
 
 
 def vae_against_vaegan(out_dir, tiny):
-    vaegan = build_model("vae-gan", "digits-tiny" if tiny else "digits-reference", rng=np.random.default_rng([0, 0]))
+    vaegan = build_model("vae-gan", "digits-tiny" if tiny else "digits-reference", rng=SEED)
     train(vaegan, 20 if tiny else 1500, 1e-3 if tiny else 2e-4)
-    vae = build_model("vae", "digits-tiny" if tiny else "digits-reference", rng=np.random.default_rng([0, 0]))
+    vae = build_model("vae", "digits-tiny" if tiny else "digits-reference", rng=SEED)
     train(vae, 20 if tiny else 1600, 1e-3, view=vae.dataset_view)          # 1600 steps: 100 epochs
     rng = np.random.default_rng(5)
     x = TEST.x[:12]
-    vae_rec = np.rint(vae.decode_mean(vae.posterior_mean(x)) * 16).astype(np.uint8)    # the mean of p(x | mu(x))
+    vae_rec = np.rint(vae.decode_mean(vae.posterior_mean(x)) * 16).astype(np.uint8)   # mean of p(x | mu(x))
     s_vae, s_gan = vae.sample(1000, rng), vaegan.sample(1000, rng)
     (name, q_vae), (_, q_gan) = quality(s_vae, tiny), quality(s_gan, tiny)
     rows = [("test digits", x), ("VAE: rec.", vae_rec), ("VAE-GAN: rec.", vaegan.reconstruct(x)),

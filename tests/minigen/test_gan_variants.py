@@ -33,8 +33,8 @@ def test_cgan_samples_follow_the_labels_asked_for():
     with no_grad():                                          # same z, other label: another image
         z0, z1 = model.noise(1, np.random.default_rng(2), [0]), model.noise(1, np.random.default_rng(2), [7])
         assert not np.allclose(model.generator(z0).data, model.generator(z1).data)
-    assert model.conditioned(Tensor(np.zeros((2, 1, 8, 8), np.float32)), Tensor(model.one_hot([1, 2]))).shape \
-        == (2, 11, 8, 8)
+    images, codes = Tensor(np.zeros((2, 1, 8, 8), np.float32)), Tensor(model.one_hot([1, 2]))
+    assert model.conditioned(images, codes).shape == (2, 11, 8, 8)
     with pytest.raises(ValueError, match="labels must be integers in 0..9"):
         model.sample(2, np.random.default_rng(0), labels=[0, 10])
     with pytest.raises(ValueError, match="labelled batches"):
@@ -82,7 +82,7 @@ def test_wgan_clipping_keeps_every_critic_weight_in_the_box():
         assert max(np.abs(p.data).max() for p in model.discriminator.parameters()) <= model.clip
     assert np.isclose(out["wasserstein"], -out["d_loss"])
     assert any(not np.array_equal(a, p.data) for a, p in zip(before, model.generator.parameters()))
-    assert sum(np.sum(np.abs(p.data) == model.clip) for p in model.discriminator.parameters()) > 0  # it clipped
+    assert sum(np.sum(np.abs(p.data) == model.clip) for p in model.discriminator.parameters()) > 0
     with pytest.raises(ValueError, match="clip"):
         build_model("wgan", clip=0.0)
 
@@ -110,7 +110,7 @@ def test_dilation_and_the_domains():
     x = np.zeros((1, 1, 3, 4), np.uint8)
     x[0, 0, 1, 1] = 5
     thick = dilate(x)
-    np.testing.assert_array_equal(thick[0, 0, 1], [0, 5, 5, 0])                         # one pixel to the right
+    np.testing.assert_array_equal(thick[0, 0, 1], [0, 5, 5, 0])                 # one pixel to the right
     assert thick.sum() == 10 and dilate(thick).sum() == 15
     xa, xb = domain_split(DIGITS.x[:10], None, "dilate")
     assert len(xa) == len(xb) == 5 and np.array_equal(xb, dilate(DIGITS.x[5:10]))     # unpaired halves
@@ -160,7 +160,8 @@ def test_vae_gan_trains_three_networks_and_reconstructs():
     assert set(model.optimizers) == {"encoder", "generator", "discriminator"}
     val = get_dataset("digits", "val").subset(np.arange(64))
     before = model.evaluate(val)
-    nets = {k: [p.data.copy() for p in getattr(model, k).parameters()] for k in ("encoder", "generator", "discriminator")}
+    names = ("encoder", "generator", "discriminator")
+    nets = {k: [p.data.copy() for p in getattr(model, k).parameters()] for k in names}
     for b in batches(25, 64):
         model.train_step(b)
     for k, old in nets.items():

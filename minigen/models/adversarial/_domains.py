@@ -54,8 +54,8 @@ def domain_split(x, y, domains):
         y = np.asarray(y)
         xa, xb = x[y == domains[0]], x[y == domains[1]]
     if len(xa) == 0 or len(xb) == 0:
-        raise ValueError(f"a batch of {len(x)} examples holds {len(xa)} of domain X and {len(xb)} of domain Y "
-                         f"(domains={domains!r}); both need at least one: use larger batches")
+        raise ValueError(f"a batch of {len(x)} examples holds {len(xa)} of domain X and {len(xb)} of "
+                         f"domain Y (domains={domains!r}); both need at least one: use larger batches")
     return xa, xb
 
 

@@ -129,7 +129,8 @@ class ConditionalGAN(AdversarialModel):
     def conditioned(self, x, codes):
         """D's input: images (N, C, H, H) and one-hot codes (N, K) as K constant channels."""
         H = self.data_shape[1]
-        maps = codes.reshape(len(codes), self.num_classes, 1, 1).broadcast_to((len(codes), self.num_classes, H, H))
+        N, K = len(codes), self.num_classes
+        maps = codes.reshape(N, K, 1, 1).broadcast_to((N, K, H, H))
         return ops.concatenate([x, maps], axis=1)                   # (N, C + K, H, H)
 
     def _take_labels(self, batch):
@@ -155,7 +156,8 @@ class ConditionalGAN(AdversarialModel):
         codes = z[:, self.latent_dim:]                              # e_y' of the fake labels
         fake = self.generator(z)
         real = self.prepare(x)
-        l_real = self.discriminator(self.conditioned(real, Tensor(self.one_hot(self.real_labels)))).reshape(-1)
+        real_codes = Tensor(self.one_hot(self.real_labels))
+        l_real = self.discriminator(self.conditioned(real, real_codes)).reshape(-1)
         l_fake = self.discriminator(self.conditioned(fake.detach() if detach else fake, codes)).reshape(-1)
         loss = softplus(-l_real).mean() + softplus(l_fake).mean()
         return loss, {"D_real": _mean_sigmoid(l_real), "D_fake": _mean_sigmoid(l_fake)}
@@ -184,7 +186,8 @@ class ConditionalGAN(AdversarialModel):
             from ...metrics.features import digits_classifier, to_unit
             labels = np.arange(samples) % self.num_classes
             x = to_unit(self.sample(samples, rng, labels), self.num_levels)
-            out["label_accuracy"] = float(np.mean(digits_classifier()[0].predict(x.astype(np.float32)) == labels))
+            predicted = digits_classifier()[0].predict(x.astype(np.float32))
+            out["label_accuracy"] = float(np.mean(predicted == labels))
         return out
 
     def figures(self, run_dir, rng, split=None):

@@ -28,7 +28,8 @@ Players, scaled down from [1] Appendix 7.2 (ResNet generator c7s1-64, d128, d256
 
     G, F:  Conv 3 (C -> c) -IN-ReLU-  Conv 4, s2 (-> 2c, H/2) -IN-ReLU-  [residual block 2c] x n_res
            -ConvT 4, s2 (-> c, H) -IN-ReLU-  Conv 3 (-> C) -tanh
-    D:     Conv 4, s2 (C -> c, H/2) -LReLU(0.2)-  Conv 3 (-> 2c) -IN-LReLU(0.2)-  Conv 3 (-> 1): (N, 1, H/2, H/2)
+    D:     Conv 4, s2 (C -> c, H/2) -LReLU(0.2)-  Conv 3 (-> 2c) -IN-LReLU(0.2)-
+           Conv 3 (-> 1): patch scores (N, 1, H/2, H/2)
 
 The domains (``_domains.py``): the digits and their stroke-thickened versions
 ("dilate"), or two classes (Fashion-MNIST's sneakers 7 and ankle boots 9). Judged by the
@@ -63,8 +64,9 @@ class ResidualBlock(Module):
 
     def __init__(self, width, rng, dtype):
         super().__init__()
-        self.body = Sequential(Conv2d(width, width, 3, 1, 1, rng=rng, dtype=dtype), GroupNorm(width, width, dtype=dtype),
-                               ReLU(), Conv2d(width, width, 3, 1, 1, rng=rng, dtype=dtype),
+        self.body = Sequential(Conv2d(width, width, 3, 1, 1, rng=rng, dtype=dtype),
+                               GroupNorm(width, width, dtype=dtype), ReLU(),
+                               Conv2d(width, width, 3, 1, 1, rng=rng, dtype=dtype),
                                GroupNorm(width, width, dtype=dtype))
 
     def forward(self, x):
@@ -125,8 +127,10 @@ class CycleGAN(AdversarialModel):
         "fashion-mnist": Preset(
             model=dict(data_shape=(1, 28, 28), num_levels=256, domains=(7, 9), channels=32, n_res=3,
                        cycle_weight=10.0, identity_weight=0.5),
-            train=TrainConfig(data="fashion-mnist", steps=5000, batch_size=320, lr=2e-4, seed=0, eval_every=500),
-            about=f"sneakers (7) <-> ankle boots (9): batches of 320 hold about 32 of each, {_RECIPE}, 5000 steps"),
+            train=TrainConfig(data="fashion-mnist", steps=5000, batch_size=320, lr=2e-4, seed=0,
+                              eval_every=500),
+            about=f"sneakers (7) <-> ankle boots (9): batches of 320 hold about 32 of each, {_RECIPE}, "
+                  "5000 steps"),
     }
 
     def __init__(self, data_shape=(1, 8, 8), num_levels=17, domains="dilate", channels=32, n_res=2,
@@ -134,14 +138,14 @@ class CycleGAN(AdversarialModel):
         super().__init__(rng)
         check_positive(num_levels=num_levels, channels=channels, data_shape=tuple(data_shape))
         if len(data_shape) != 3 or data_shape[1] != data_shape[2] or data_shape[1] % 2:
-            raise ValueError(f"data_shape={data_shape!r} is not allowed: CycleGAN needs square images (C, H, H), "
-                             "H even")
+            raise ValueError(f"data_shape={data_shape!r} is not allowed: CycleGAN needs square images "
+                             "(C, H, H), H even")
         if domains != "dilate" and not (isinstance(domains, (tuple, list)) and len(domains) == 2
                                          and domains[0] != domains[1]):
             raise ValueError(f"domains={domains!r} is not allowed: 'dilate' or two different classes (a, b)")
         if not (n_res >= 0 and cycle_weight >= 0 and identity_weight >= 0):
-            raise ValueError(f"n_res={n_res!r}, cycle_weight={cycle_weight!r}, identity_weight={identity_weight!r}:"
-                             " each must be >= 0")
+            raise ValueError(f"n_res={n_res!r}, cycle_weight={cycle_weight!r}, "
+                             f"identity_weight={identity_weight!r}: each must be >= 0")
         self.data_shape, self.num_levels, self.D = tuple(data_shape), num_levels, int(np.prod(data_shape))
         self.domains = domains if domains == "dilate" else tuple(int(k) for k in domains)
         self.cycle_weight, self.identity_weight = float(cycle_weight), float(identity_weight)
@@ -158,7 +162,8 @@ class CycleGAN(AdversarialModel):
     def players_batch(self, batch):
         """(x, y) of domain X and Y in the players' space [-1, 1]."""
         x, labels = self.split_batch(batch)
-        xa, xb = domain_split(np.asarray(as_numpy(x)), None if labels is None else as_numpy(labels), self.domains)
+        labels = None if labels is None else as_numpy(labels)
+        xa, xb = domain_split(np.asarray(as_numpy(x)), labels, self.domains)
         return self.prepare(xa), self.prepare(xb)
 
     # -- the objective -------------------------------------------------------------------------
@@ -171,11 +176,13 @@ class CycleGAN(AdversarialModel):
         """The generators' part of [1] eq. 3 (least squares): ``(loss, metrics, (G(x), F(y)))``."""
         G, F = self.generator["G"], self.generator["F"]
         fake_y, fake_x = G(x), F(y)
-        adv = ((self.discriminator["Y"](fake_y) - 1.0) ** 2).mean() + ((self.discriminator["X"](fake_x) - 1.0) ** 2).mean()
+        D_X, D_Y = self.discriminator["X"], self.discriminator["Y"]
+        adv = ((D_Y(fake_y) - 1.0) ** 2).mean() + ((D_X(fake_x) - 1.0) ** 2).mean()
         cyc = l1(F(fake_y), x) + l1(G(fake_x), y)
         idt = l1(G(y), y) + l1(F(x), x)
         loss = adv + cyc * self.cycle_weight + idt * (self.identity_weight * self.cycle_weight)
-        return loss, {"g_adv": adv.item(), "cycle": cyc.item() / 2, "identity": idt.item() / 2}, (fake_y, fake_x)
+        metrics = {"g_adv": adv.item(), "cycle": cyc.item() / 2, "identity": idt.item() / 2}
+        return loss, metrics, (fake_y, fake_x)
 
     def discriminator_objective(self, x, y, fake_x, fake_y):
         """1/2 E(D(real) - 1)^2 + 1/2 E D(fake)^2 for D_X and D_Y, summed."""
@@ -247,7 +254,8 @@ class CycleGAN(AdversarialModel):
         xa, xb = self.test_domains(split)
         ga, fb = self.translate(xa, "G"), self.translate(xb, "F")
         out.update(to_Y=float(is_y(ga / L).mean()), to_X=float(1 - is_y(fb / L).mean()),
-                   classifier_accuracy=float((np.sum(~is_y(xa / L)) + np.sum(is_y(xb / L))) / (len(xa) + len(xb))),
+                   classifier_accuracy=float((np.sum(~is_y(xa / L)) + np.sum(is_y(xb / L)))
+                                             / (len(xa) + len(xb))),
                    cycle_error=float((np.abs(self.translate(ga, "F") / L - xa / L).mean()
                                       + np.abs(self.translate(fb, "G") / L - xb / L).mean()) / 2))
         if self.domains == "dilate":
@@ -268,4 +276,5 @@ class CycleGAN(AdversarialModel):
         rows = [("x (domain X)", xa), ("G(x)", ga), ("F(G(x))", self.translate(ga, "F")),
                 ("y (domain Y)", xb), ("F(y)", fb), ("G(F(y))", self.translate(fb, "G"))]
         return [plots.labelled_rows(rows, os.path.join(run_dir, "translations.png"),
-                                    title="CycleGAN: inputs, translations, reconstructions", levels=self.num_levels)]
+                                    title="CycleGAN: inputs, translations, reconstructions",
+                                    levels=self.num_levels)]

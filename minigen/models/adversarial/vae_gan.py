@@ -24,7 +24,8 @@ E softplus(l(Dec(z))), as in ``gan.py``.
 Networks, for H x H images (H = s * 2^m, s = 4 or 7) and c = ``channels`` (the DCGAN
 players of ``dcgan.py``, as [1] §4 uses DCGAN-style networks)::
 
-    Enc:  the DCGAN discriminator's body (strided convs, BN, LReLU 0.2) -> flatten -> Linear -> (mu, log var) (2J)
+    Enc:  the DCGAN discriminator's body (strided convs, BN, LReLU 0.2) -> flatten -> Linear
+          -> (mu, log var), 2J numbers
     Dec:  the DCGAN generator, z (J) -> (N, C, H, H), tanh
     Dis:  the DCGAN discriminator without batch norm; Dis_l = its last hidden layer (N, c 2^m, s, s),
           the input of the final Conv s -> one logit
@@ -78,25 +79,28 @@ class VAEGAN(AdversarialModel):
             model=dict(data_shape=(1, 8, 8), num_levels=17, latent_dim=16, channels=32, gamma=1.0),
             train=TrainConfig(data="digits", steps=2000, batch_size=64, lr=2e-4, seed=0, eval_every=250,
                               early_stopping=("val/mmd", 8)),
-            about=f"VAE-GAN on the digits, J = 16, gamma 1, {_RECIPE}, 2000 steps; keeps the best validation MMD "
-                  "(every 250 steps, never stops early)"),
+            about=f"VAE-GAN on the digits, J = 16, gamma 1, {_RECIPE}, 2000 steps; keeps the best validation "
+                  "MMD (every 250 steps, never stops early)"),
         "digits-tiny": Preset(
             model=dict(data_shape=(1, 8, 8), num_levels=17, latent_dim=4, channels=4),
             train=TrainConfig(data="digits", steps=40, batch_size=64, lr=1e-3, eval_every=20),
             about="seconds: a smoke run"),
         "fashion-mnist": Preset(
             model=dict(data_shape=(1, 28, 28), num_levels=256, latent_dim=32, channels=32, gamma=1.0),
-            train=TrainConfig(data="fashion-mnist", steps=10000, batch_size=64, lr=2e-4, seed=0, eval_every=1000,
-                              early_stopping=("val/mmd", 10)),
-            about=f"VAE-GAN on 28x28 Fashion-MNIST (7x7 -> 14 -> 28 networks), J = 32, {_RECIPE}, 10000 steps"),
+            train=TrainConfig(data="fashion-mnist", steps=10000, batch_size=64, lr=2e-4, seed=0,
+                              eval_every=1000, early_stopping=("val/mmd", 10)),
+            about=f"VAE-GAN on 28x28 Fashion-MNIST (7x7 -> 14 -> 28 networks), J = 32, {_RECIPE}, "
+                  "10000 steps"),
     }
 
     def __init__(self, data_shape=(1, 8, 8), num_levels=17, latent_dim=16, channels=32, gamma=1.0, rng=None,
                  dtype=np.float32):
         super().__init__(rng)
-        check_positive(num_levels=num_levels, latent_dim=latent_dim, channels=channels, data_shape=tuple(data_shape))
+        check_positive(num_levels=num_levels, latent_dim=latent_dim, channels=channels,
+                       data_shape=tuple(data_shape))
         if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
-            raise ValueError(f"data_shape={data_shape!r} is not allowed: VAE-GAN needs square images (C, H, H)")
+            raise ValueError(f"data_shape={data_shape!r} is not allowed: VAE-GAN needs square images "
+                             "(C, H, H)")
         if not gamma >= 0:
             raise ValueError(f"gamma={gamma!r} is not allowed: gamma must be >= 0")
         self.data_shape, self.num_levels, self.latent_dim = tuple(data_shape), num_levels, latent_dim
@@ -137,17 +141,19 @@ class VAEGAN(AdversarialModel):
         l_real = self.discriminator(x).reshape(-1)
         l_rec, l_p = self.discriminator(x_rec).reshape(-1), self.discriminator(x_p).reshape(-1)
         loss = softplus(-l_real).mean() + softplus(l_rec).mean() + softplus(l_p).mean()
-        return loss, {"D_real": _mean_sigmoid(l_real), "D_rec": _mean_sigmoid(l_rec), "D_prior": _mean_sigmoid(l_p)}
+        return loss, {"D_real": _mean_sigmoid(l_real), "D_rec": _mean_sigmoid(l_rec),
+                      "D_prior": _mean_sigmoid(l_p)}
 
     def vae_objectives(self, x, mu, log_var, x_rec, x_p):
-        """(encoder loss L_prior + L_llike, decoder loss gamma L_llike + E softplus(-l(x~)) + E softplus(-l(x_p)),
-        metrics); per example means."""
+        """(encoder loss L_prior + L_llike, decoder loss gamma L_llike + E softplus(-l(x~))
+        + E softplus(-l(x_p)), metrics); per example means."""
         kl = ((mu * mu + log_var.exp() - 1.0 - log_var) * 0.5).sum(axis=1).mean()                 # [1] eq. 3
         diff = self.features(x_rec) - self.features(x)              # Dis is not stepped on these losses
         llike = ((diff * diff) * 0.5).reshape(len(x), -1).sum(axis=1).mean()                       # [1] eq. 7
         fool = softplus(-self.discriminator(x_rec).reshape(-1)).mean() + \
             softplus(-self.discriminator(x_p).reshape(-1)).mean()
-        return kl + llike, llike * self.gamma + fool, {"kl": kl.item(), "llike": llike.item(), "g_gan": fool.item()}
+        metrics = {"kl": kl.item(), "llike": llike.item(), "g_gan": fool.item()}
+        return kl + llike, llike * self.gamma + fool, metrics
 
     # -- training --------------------------------------------------------------------------------
     def configure_optimizers(self, config, total_steps=None):
@@ -185,8 +191,8 @@ class VAEGAN(AdversarialModel):
             p.grad = g
         opt["encoder"].step()
         opt["generator"].step()
-        return {"loss": enc_loss.item() + dec_loss.item(), "d_loss": d_loss.item(), "enc_loss": enc_loss.item(),
-                "dec_loss": dec_loss.item(), **metrics, **more}
+        return {"loss": enc_loss.item() + dec_loss.item(), "d_loss": d_loss.item(),
+                "enc_loss": enc_loss.item(), "dec_loss": dec_loss.item(), **metrics, **more}
 
     def eval_step(self, batch):
         """The losses on ``batch`` (common random numbers), the pixel error |Dec(mu(x)) - x| on [0, 1]
@@ -218,7 +224,7 @@ class VAEGAN(AdversarialModel):
                                   title="VAE-GAN samples", levels=self.num_levels)]
         if split is not None:
             x = split.x[:16]
-            paths.append(plots.reconstructions(x, self.reconstruct(x), os.path.join(run_dir, "reconstructions.png"),
-                                               title="VAE-GAN: data (top), Dec(mu(x)) (bottom)",
-                                               levels=self.num_levels))
+            path = os.path.join(run_dir, "reconstructions.png")
+            paths.append(plots.reconstructions(x, self.reconstruct(x), path, levels=self.num_levels,
+                                               title="VAE-GAN: data (top), Dec(mu(x)) (bottom)"))
         return paths

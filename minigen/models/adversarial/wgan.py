@@ -71,17 +71,19 @@ class WGAN(AdversarialModel):
             train=TrainConfig(data="digits", steps=10000, batch_size=64, lr=5e-5, seed=0, eval_every=500,
                               early_stopping=("val/mmd", 20)),
             about="DCGAN players, clip 0.01, n_critic 5, RMSprop 5e-5 (alpha 0.99), batch 64, 2000 generator "
-                  "steps (10000 critic steps); keeps the best validation MMD (every 500 steps, never stops early)"),
+                  "steps (10000 critic steps); keeps the best validation MMD (every 500 steps, never stops "
+                  "early)"),
         "digits-tiny": Preset(
             model=dict(data_shape=(1, 8, 8), num_levels=17, latent_dim=8, channels=8, n_critic=2),
             train=TrainConfig(data="digits", steps=40, batch_size=64, lr=1e-3, eval_every=20),
             about="seconds: a smoke run"),
         "fashion-mnist": Preset(
-            model=dict(data_shape=(1, 28, 28), num_levels=256, latent_dim=64, channels=32, clip=0.01, n_critic=5,
-                       critic_batch_norm=True),
-            train=TrainConfig(data="fashion-mnist", steps=50000, batch_size=64, lr=5e-5, seed=0, eval_every=2500,
-                              early_stopping=("val/mmd", 20)),
-            about="the digits recipe on 28x28 Fashion-MNIST (7x7 -> 14 -> 28 players), 10000 generator steps"),
+            model=dict(data_shape=(1, 28, 28), num_levels=256, latent_dim=64, channels=32, clip=0.01,
+                       n_critic=5, critic_batch_norm=True),
+            train=TrainConfig(data="fashion-mnist", steps=50000, batch_size=64, lr=5e-5, seed=0,
+                              eval_every=2500, early_stopping=("val/mmd", 20)),
+            about="the digits recipe on 28x28 Fashion-MNIST (7x7 -> 14 -> 28 players), 10000 generator "
+                  "steps"),
     }
 
     def __init__(self, data_shape=(1, 8, 8), num_levels=17, latent_dim=32, channels=32, clip=0.01, n_critic=5,
@@ -155,4 +157,5 @@ def wasserstein_curve(metrics, path, title="WGAN: the critic's Wasserstein estim
     """The critic's estimate E f(x) - E f(G(z)) over training (train, smoothed; and validation)
     from a run's metrics.jsonl (or a list of records)."""
     from ... import plots
-    return plots.curves(metrics, path, keys=["train/wasserstein", "val/wasserstein"], title=title, smooth=0.98)
+    return plots.curves(metrics, path, keys=["train/wasserstein", "val/wasserstein"], title=title,
+                        smooth=0.98)
