@@ -14,7 +14,8 @@ SUITES = {
     "autograd": ["minigen.bench.autograd_overhead"],
     "kernels": ["minigen.bench.kernels_conv", "minigen.bench.kernels_fused", "minigen.bench.kernels_gpu",
                 "minigen.bench.kernels_spline"],
-    "models": ["minigen.bench.models_vae", "minigen.bench.models_pixelcnn", "minigen.bench.models_realnvp"],
+    "models": ["minigen.bench.models_vae", "minigen.bench.models_pixelcnn", "minigen.bench.models_realnvp",
+               "minigen.bench.models_unet"],
 }
 
 

@@ -200,3 +200,26 @@ def test_guidance_mixes_the_conditional_and_the_unconditional_noise():
     none, _ = _sampling.guided_eps(model, x, t, None, 0.0)
     guided, _ = _sampling.guided_eps(model, x, t, y, 1.5)
     np.testing.assert_allclose(guided, 2.5 * cond - 1.5 * none, atol=1e-5)
+
+
+def test_the_benchmark_twin_in_pytorch_is_the_same_unet():
+    """minigen.bench.models_unet's PyTorch U-Net, given minigen's weights, computes the same eps."""
+    torch = pytest.importorskip("torch")
+    from minigen.bench.models_unet import _minigen_setup, _torch_model
+    from minigen.nn.unet import timestep_embedding
+    net, _ = _minigen_setup()
+    twin = _torch_model(torch, timestep_embedding)
+    mine, theirs = net.parameters(), list(twin.parameters())
+    assert [p.shape for p in mine] == [tuple(p.shape) for p in theirs]
+    perturb(net, 0.02)
+    with torch.no_grad():
+        for p, q in zip(mine, theirs):
+            q.copy_(torch.from_numpy(np.asarray(p.data)))
+    net.eval()
+    twin.eval()
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((2, 1, 8, 8)).astype(np.float32), np.array([5, 900])
+    with no_grad():
+        ours = net(Tensor(x), t).data
+    np.testing.assert_allclose(ours, twin(torch.from_numpy(x), torch.from_numpy(t)).detach().numpy(),
+                               rtol=1e-3, atol=1e-4)
