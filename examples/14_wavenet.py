@@ -83,7 +83,7 @@ def audio(tiny, out_dir, steps):
                    early_stopping=None, eval_every=steps)
     model, report = result.model.eval(), result.report
     print(f"receptive field {model.receptive_field} steps; test NLL {report['bpd']:.3f} bits per step "
-          f"(uniform 8, a 256-level histogram about 7); {result.seconds:.0f} s")
+          f"(uniform: 8; one histogram of the levels: 7.36 on speech); {result.seconds:.0f} s")
     test = get_dataset(data, "test")
     paths = audio_figures(model, out_dir, np.random.default_rng(2), test, n=2 if tiny else 4,
                           seconds=0.02 if tiny else 1.0)
