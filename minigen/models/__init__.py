@@ -44,7 +44,7 @@ from .flows import glow, iaf, maf, nice, planar  # noqa: E402,F401  (nice, maf, 
 from .flows import spline_flow  # noqa: E402,F401  (spline-flow)
 from .flows import phi4  # noqa: E402,F401  (phi4)
 # -- diffusion --
-from .diffusion import ddpm  # noqa: E402,F401  (ddpm)
+from .diffusion import ddpm, latent  # noqa: E402,F401  (ddpm, latent-diffusion)
 # -- energy --
 # -- autoencoders --
 from .latent import gsn, seq2seq, stacked, vqvae_prior  # noqa: E402,F401  (gsn, *-autoencoder, vq-vae-prior)

@@ -223,3 +223,22 @@ def test_the_benchmark_twin_in_pytorch_is_the_same_unet():
         ours = net(Tensor(x), t).data
     np.testing.assert_allclose(ours, twin(torch.from_numpy(x), torch.from_numpy(t)).detach().numpy(),
                                rtol=1e-3, atol=1e-4)
+
+
+def test_latent_diffusion_loads_its_autoencoder_from_a_run_folder(tmp_path):
+    from minigen.run import train
+    vae_dir = str(tmp_path / "vae")
+    train("vae", out=vae_dir, steps=2, progress=False, figures=False, model_kwargs=dict(latent_dim=4, hidden=(16,), test_samples=0))
+    model = build_model("latent-diffusion", rng=0, autoencoder=vae_dir, latent_dim=4, T=20, hidden=16, num_blocks=1)
+    x, y = np.random.default_rng(0).integers(0, 17, (8, 1, 8, 8)), np.arange(8)
+    model.configure_optimizers(__import__("minigen.models", fromlist=["TrainConfig"]).TrainConfig())
+    assert np.isfinite(model.train_step((x, y))["loss"])
+    assert model.autoencoder.parameters() and not {id(p) for p in model.autoencoder.parameters()} & \
+        {id(p) for p in model.parameters()}                          # frozen: not among the trained ones
+    with no_grad():
+        s = model.sample(3, np.random.default_rng(1))
+    assert s.shape == (3, 1, 8, 8) and s.dtype == np.int64 and 0 <= s.min() and s.max() <= 16
+    with pytest.raises(ValueError, match="built for latent_dim=8"):
+        build_model("latent-diffusion", rng=0, autoencoder=vae_dir, latent_dim=8).autoencoder
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        build_model("latent-diffusion", rng=0, autoencoder=str(tmp_path / "none")).autoencoder

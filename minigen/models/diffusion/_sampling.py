@@ -1,7 +1,9 @@
 """Samplers of a trained DDPM: ancestral (Ho et al. 2020), DDIM (Song et al. 2021), guidance.
 
 All work in float64 on the host, one U-Net pass per step (two with guidance), on
-``model`` = a ``DDPM`` (its ``schedule``, ``network`` and ``data_shape``).
+``model`` = a ``DDPM`` (its ``schedule``, ``network`` and ``data_shape``), or any model with
+those and a ``diffusion_shape`` (the latent diffusion model diffuses codes, not images) and
+``clip_x0`` (False where x^_0 is not on [-1, 1]).
 
 Guidance (Ho & Salimans 2022, eq. 6): eps~ = (1 + w) eps(x_t, y) - w eps(x_t, none).
 
@@ -47,7 +49,11 @@ def guided_eps(model, x, t, y=None, w=0.0):
 
 def x0_from_eps(model, x, t, eps, clip=True):
     x0 = model.schedule.predict_x0(x, t, eps)
-    return np.clip(x0, -1.0, 1.0) if clip else x0
+    return np.clip(x0, -1.0, 1.0) if clip and getattr(model, "clip_x0", True) else x0
+
+
+def _shape(model):
+    return getattr(model, "diffusion_shape", model.data_shape)
 
 
 def ancestral_step(model, x, t, z, y=None, w=0.0, variance=None, clip=True):
@@ -71,7 +77,7 @@ def ancestral(model, n, rng, y=None, w=0.0, variance=None, record=(), x_T=None):
     Returns:
         ``(x_0, {t: x_t})``.
     """
-    x = rng.standard_normal((n,) + model.data_shape) if x_T is None else np.asarray(x_T, np.float64)
+    x = rng.standard_normal((n,) + _shape(model)) if x_T is None else np.asarray(x_T, np.float64)
     chain = {model.T: x} if model.T in record else {}
     for t in range(model.T, 0, -1):
         x, _ = ancestral_step(model, x, t, rng.standard_normal(x.shape), y, w, variance)
@@ -100,7 +106,7 @@ def ddim_step(model, x, t, s, eta, z, y=None, w=0.0, clip=True):
 
 def ddim(model, n, rng, steps, eta=0.0, y=None, w=0.0, x_T=None):
     """DDIM sampling with ``steps`` U-Net passes (float64 on [-1, 1])."""
-    x = rng.standard_normal((n,) + model.data_shape) if x_T is None else np.asarray(x_T, np.float64)
+    x = rng.standard_normal((n,) + _shape(model)) if x_T is None else np.asarray(x_T, np.float64)
     taus = ddim_times(model.T, steps)
     for i in range(len(taus) - 1, -1, -1):
         s = taus[i - 1] if i > 0 else 0

@@ -115,6 +115,8 @@ ROWS = [
     # -- diffusion rows --
     Row("ddpm", dict(T=20, base=8, num_res_blocks=1, groups=4, dropout=0.0, eval_timesteps=2, test_timesteps=2,
                      figure_samples=4, ddim_steps=(2, 5)), tags={"gradient", "sampler"}, lr=1e-2),
+    Row("latent-diffusion", dict(latent_dim=4, T=20, hidden=16, num_blocks=1, figure_samples=1),
+        tags={"gradient", "sampler"}, lr=1e-2),
     # -- energy rows --
     # -- autoencoder rows --
     # no "gradient": the straight-through estimator is not the loss's derivative (as vq-vae)
