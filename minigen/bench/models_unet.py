@@ -52,7 +52,8 @@ def _torch_model(torch, emb_fn):
     class Attention(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.norm, self.qkv, self.out = nn.GroupNorm(min(GROUPS, c), c), nn.Linear(c, 3 * c), nn.Linear(c, c)
+            self.norm = nn.GroupNorm(min(GROUPS, c), c)
+            self.qkv, self.out = nn.Linear(c, 3 * c), nn.Linear(c, c)
 
         def forward(self, x):
             n, c, h, w = x.shape
@@ -85,7 +86,8 @@ def _torch_model(torch, emb_fn):
                                                  + ([Attention(BASE * m)] if size == 4 else [])))
                     ch = BASE * m
                 if level > 0:
-                    self.up.append(nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(ch, ch, 3, padding=1)))
+                    self.up.append(nn.Sequential(nn.Upsample(scale_factor=2),
+                                                 nn.Conv2d(ch, ch, 3, padding=1)))
                     size *= 2
             self.norm_out, self.conv_out = nn.GroupNorm(min(GROUPS, ch), ch), nn.Conv2d(ch, 1, 3, padding=1)
 

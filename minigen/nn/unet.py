@@ -119,7 +119,8 @@ class UNet(Module):
         down, skips, ch, size = [], [base], base, image_size
         for level, m in enumerate(mults):
             for _ in range(num_res_blocks):
-                down.append(ModuleList([block(ch, base * m)] + ([attend(base * m)] if size in attention else [])))
+                down.append(ModuleList([block(ch, base * m)]
+                                       + ([attend(base * m)] if size in attention else [])))
                 ch = base * m
                 skips.append(ch)
             if level < len(mults) - 1:
@@ -170,7 +171,7 @@ class UNet(Module):
         for layer in self.up:
             if isinstance(layer[0], ResBlock):
                 skip = hs.pop()
-                if skip.shape[2:] != h.shape[2:]:                            # odd sizes: crop the upsampled map
+                if skip.shape[2:] != h.shape[2:]:              # odd sizes: crop the upsampled map
                     h = h[:, :, :skip.shape[2], :skip.shape[3]]
                 h = layer[0](ops.concatenate([h, skip], axis=1), emb)
                 for attn in layer.children()[1:]:

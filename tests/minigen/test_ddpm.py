@@ -195,7 +195,8 @@ def test_ddim_with_all_steps_and_eta_one_is_the_ancestral_step(t):
 def test_guidance_mixes_the_conditional_and_the_unconditional_noise():
     model = perturb(tiny(num_classes=10), 0.05)
     model.eval()
-    x, t, y = np.random.default_rng(0).standard_normal((3, 1, 8, 8)), np.array([3, 9, 20]), np.array([1, 5, 9])
+    x = np.random.default_rng(0).standard_normal((3, 1, 8, 8))
+    t, y = np.array([3, 9, 20]), np.array([1, 5, 9])
     cond, _ = _sampling.guided_eps(model, x, t, y, 0.0)
     none, _ = _sampling.guided_eps(model, x, t, None, 0.0)
     guided, _ = _sampling.guided_eps(model, x, t, y, 1.5)
@@ -228,8 +229,10 @@ def test_the_benchmark_twin_in_pytorch_is_the_same_unet():
 def test_latent_diffusion_loads_its_autoencoder_from_a_run_folder(tmp_path):
     from minigen.run import train
     vae_dir = str(tmp_path / "vae")
-    train("vae", out=vae_dir, steps=2, progress=False, figures=False, model_kwargs=dict(latent_dim=4, hidden=(16,), test_samples=0))
-    model = build_model("latent-diffusion", rng=0, autoencoder=vae_dir, latent_dim=4, T=20, hidden=16, num_blocks=1)
+    train("vae", out=vae_dir, steps=2, progress=False, figures=False,
+          model_kwargs=dict(latent_dim=4, hidden=(16,), test_samples=0))
+    model = build_model("latent-diffusion", rng=0, autoencoder=vae_dir, latent_dim=4, T=20, hidden=16,
+                        num_blocks=1)
     x, y = np.random.default_rng(0).integers(0, 17, (8, 1, 8, 8)), np.arange(8)
     model.configure_optimizers(__import__("minigen.models", fromlist=["TrainConfig"]).TrainConfig())
     assert np.isfinite(model.train_step((x, y))["loss"])

@@ -25,7 +25,8 @@ GUIDANCE_WEIGHTS = (0.0, 1.0, 3.0)
 
 def chain_steps(T):
     """The steps shown in the reverse chain: T, then fractions of T down to 0."""
-    return sorted({T, *(int(round(f * T)) for f in (0.8, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02)), 0}, reverse=True)
+    fractions = (0.8, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02)
+    return sorted({T, *(int(round(f * T)) for f in fractions), 0}, reverse=True)
 
 
 def fid_to(samples, split, num_levels):
@@ -73,7 +74,8 @@ def ddpm_figures(model, run_dir, rng, split=None):
     paths.append(plots.labelled_rows(rows, os.path.join(run_dir, "samples.png"), levels=L,
                                      title=f"{model.title}: ancestral samples, T = {model.T}"))
     ts = sorted(chain, reverse=True)
-    paths.append(plots.labelled_rows([(f"sample {i + 1}", np.stack([chain[t][i] for t in ts])) for i in range(min(6, n))],
+    paths.append(plots.labelled_rows([(f"sample {i + 1}", np.stack([chain[t][i] for t in ts]))
+                                      for i in range(min(6, n))],
                                      os.path.join(run_dir, "reverse_chain.png"), value_range=(-1, 1),
                                      title=f"Reverse chain: x_t at t = {', '.join(map(str, ts))}"))
     steps = [S for S in model.ddim_steps if S <= model.T]
@@ -84,9 +86,11 @@ def ddpm_figures(model, run_dir, rng, split=None):
     points = [(S, q[1]) for S, q in quality.items() if q[1] is not None]
     if points:
         with open(os.path.join(run_dir, "ddim_fid.json"), "w") as f:       # the plotted numbers
-            json.dump({"samples": len(quality[steps[0]][0]), "fid": {str(S): v for S, v in points}}, f, indent=2)
+            json.dump({"samples": len(quality[steps[0]][0]), "fid": {str(S): v for S, v in points}}, f,
+                      indent=2)
         paths.append(_line_plot(points, os.path.join(run_dir, "ddim_steps.png"),
-                                f"{model.title}: quality vs DDIM steps ({len(quality[steps[0]][0])} samples)"))
+                                f"{model.title}: quality vs DDIM steps "
+                                f"({len(quality[steps[0]][0])} samples)"))
     if model.num_classes:
         paths.append(guided_rows(model, rng, os.path.join(run_dir, "guided.png"), max(steps)))
     return paths
@@ -97,8 +101,11 @@ def guided_rows(model, rng, path, steps, per_weight=3, weights=GUIDANCE_WEIGHTS)
     K = model.num_classes
     y = np.repeat(np.arange(K), per_weight)                                   # (K * per_weight,)
     x_T = rng.standard_normal((len(y),) + model.data_shape)                   # the same noise for every w
-    by_w = [model.to_levels(_sampling.ddim(model, len(y), rng, steps, 0.0, y=y, w=w, x_T=x_T)) for w in weights]
-    rows = [(f"{c}", np.concatenate([s[c * per_weight:(c + 1) * per_weight] for s in by_w])) for c in range(K)]
+    by_w = [model.to_levels(_sampling.ddim(model, len(y), rng, steps, 0.0, y=y, w=w, x_T=x_T))
+            for w in weights]
+    rows = [(f"{c}", np.concatenate([s[c * per_weight:(c + 1) * per_weight] for s in by_w]))
+            for c in range(K)]
     w_text = ", ".join(f"{w:g}" for w in weights)
     return plots.labelled_rows(rows, path, levels=model.num_levels,
-                               title=f"Classifier-free guidance, w = {w_text} ({per_weight} each), DDIM S={steps}")
+                               title=f"Classifier-free guidance, w = {w_text} ({per_weight} each), "
+                                     f"DDIM S={steps}")

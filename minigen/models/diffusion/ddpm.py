@@ -62,7 +62,8 @@ VARIANCES = ("small", "large", "learned")
 
 _DIGITS = dict(data_shape=(1, 8, 8), num_levels=17, T=1000, schedule="linear", beta_1=1e-4, beta_T=0.02,
                base=64, mults=(1, 2), num_res_blocks=2, attention=(4,), groups=8, dropout=0.1, num_heads=1,
-               variance="small", eval_timesteps=4, test_timesteps=20, figure_samples=16, ddim_steps=(5, 10, 20, 50))
+               variance="small", eval_timesteps=4, test_timesteps=20, figure_samples=16,
+               ddim_steps=(5, 10, 20, 50))
 _REFERENCE_TRAIN = TrainConfig(data="digits", epochs=400, batch_size=64, lr=2e-4, ema_decay=0.999, seed=0,
                                eval_every=80, early_stopping=("val/nll", 20))
 

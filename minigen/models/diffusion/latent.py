@@ -68,7 +68,8 @@ class Denoiser(Module):
         self.act = SiLU()
 
     def forward(self, z, t, y=None):
-        e = self.time[1](self.act(self.time[0](Tensor(timestep_embedding(t, self.hidden).astype(self.dtype)))))
+        e = Tensor(timestep_embedding(t, self.hidden).astype(self.dtype))
+        e = self.time[1](self.act(self.time[0](e)))
         if self.label is not None:
             e = e + self.label(np.full(len(t), self.num_classes) if y is None else np.asarray(y))
         h = self.inp(z)
@@ -145,13 +146,16 @@ class LatentDiffusion(DiffusionModel):
         from ...run import load_run
         if not os.path.exists(os.path.join(path, "config.json")):
             raise FileNotFoundError(f"autoencoder={path!r} is not a run folder (no config.json); train one "
-                                    f"first, e.g. python -m minigen train vae --config digits-reference --out {path}")
+                                    "first, e.g. python -m minigen train vae --config digits-reference "
+                                    f"--out {path}")
         model, _ = load_run(path)
         if not (hasattr(model, "posterior_mean") and hasattr(model, "decode_mean")):
-            raise TypeError(f"{path} holds a {type(model).__name__}, which has no posterior_mean / decode_mean")
+            raise TypeError(f"{path} holds a {type(model).__name__}, which has no posterior_mean / "
+                            "decode_mean")
         if (model.latent_dim, tuple(model.data_shape)) != (self.latent_dim, self.data_shape):
-            raise ValueError(f"{path}: codes of {model.latent_dim} for images {tuple(model.data_shape)}; this "
-                             f"model was built for latent_dim={self.latent_dim}, data_shape={self.data_shape}")
+            raise ValueError(f"{path}: codes of {model.latent_dim} for images {tuple(model.data_shape)}; "
+                             f"this model was built for latent_dim={self.latent_dim}, "
+                             f"data_shape={self.data_shape}")
         return model.eval()
 
     # -- codes ------------------------------------------------------------------------------
@@ -167,7 +171,8 @@ class LatentDiffusion(DiffusionModel):
     def decode(self, z):
         """Integer images from standardised codes: the decoder's mean, rounded to a level."""
         mean = self.autoencoder.decode_mean((z * self.code_std.data + self.code_mean.data).astype(self.dtype))
-        return np.clip(np.rint(np.asarray(mean) * (self.num_levels - 1)), 0, self.num_levels - 1).astype(np.int64)
+        L = self.num_levels
+        return np.clip(np.rint(np.asarray(mean) * (L - 1)), 0, L - 1).astype(np.int64)
 
     def network(self, zt, t, y=None):
         """(eps_theta, log sigma_t^2 = log beta~_t), as ``DDPM.network`` (the samplers' interface)."""
@@ -182,7 +187,8 @@ class LatentDiffusion(DiffusionModel):
         if self.num_classes and y is not None:
             y = np.asarray(as_numpy(y)).astype(np.int64)
             y = np.where(rng.random(len(y)) < self.p_uncond, self.num_classes, y) if drop else y
-        d = self.network(self.schedule.q_sample(z0, t, eps), t, y if self.num_classes else None)[0] - Tensor(eps)
+        zt = self.schedule.q_sample(z0, t, eps)
+        d = self.network(zt, t, y if self.num_classes else None)[0] - Tensor(eps)
         return (d * d).mean()                                # Ho et al. eq. 14, on the codes
 
     def loss(self, batch):
@@ -207,7 +213,9 @@ class LatentDiffusion(DiffusionModel):
         y = np.repeat(np.arange(K), k)
         z_T = rng.standard_normal((len(y),) + self.diffusion_shape)
         with self.averaged():
-            by_w = [self.decode(_sampling.ancestral(self, len(y), rng, y=y, w=w, x_T=z_T)[0]) for w in weights]
+            by_w = [self.decode(_sampling.ancestral(self, len(y), rng, y=y, w=w, x_T=z_T)[0])
+                    for w in weights]
         rows = [(f"{c}", np.concatenate([s[c * k:(c + 1) * k] for s in by_w])) for c in range(K)]
         return [plots.labelled_rows(rows, os.path.join(run_dir, "latent_guided.png"), levels=self.num_levels,
-                                    title=f"Latent diffusion on VAE codes: w = 0, 1, 3 ({k} each), T = {self.T}")]
+                                    title=f"Latent diffusion on VAE codes: w = 0, 1, 3 ({k} each), "
+                                          f"T = {self.T}")]

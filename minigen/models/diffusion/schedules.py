@@ -115,7 +115,7 @@ class NoiseSchedule:
         return mean, self.at("posterior_variance", t, x0.ndim), self.at("posterior_log_variance", t, x0.ndim)
 
     def predict_x0(self, xt, t, eps):
-        """x_0 from x_t and its noise: (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t) (eq. 4 solved)."""
+        """x_0 from x_t and its noise, eq. 4 solved: (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
         ab = self.at("alpha_bar", t, xt.ndim)
         d = _dtype(xt)
         return xt * (1 / np.sqrt(ab)).astype(d) - eps * np.sqrt(1 / ab - 1).astype(d)
