@@ -183,3 +183,15 @@ def test_espeak_ng_speaks_a_word(tmp_path):
     from minigen.data import speech
     x, rate = speech._synthesise("seven", "en-us", 165, 50, str(tmp_path))
     assert rate == 22050 and len(x) > 0.2 * rate and 0.05 < np.abs(x).max() <= 1
+
+
+def test_a_sequence_model_draws_waveforms_and_writes_a_wav(tmp_path):
+    from minigen.data import get_dataset
+    from minigen.data.speech import read_wav
+    from minigen.models.autoregressive._wavenet_audio import audio_figures
+    model = small(dtype=np.float32, data_shape=(1, 32), num_levels=256, dilations=(1, 2))
+    split = get_dataset("sinusoids", "test", n=3, length=32)
+    paths = audio_figures(model, str(tmp_path), np.random.default_rng(0), split, n=2, seconds=0.01)
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["waveforms.png", "samples.wav"]
+    x, rate = read_wav(paths[1])
+    assert rate == 8000 and len(x) == 2 * (80 + 2000) and np.abs(x).max() <= 1    # 2 x (10 ms + 0.25 s gap)
