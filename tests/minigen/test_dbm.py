@@ -70,3 +70,28 @@ def test_pretraining_then_joint_phases_and_chains_in_the_state():
             np.testing.assert_array_equal(W1, model.W1.data)                  # the bottom one is done
     assert phases == [0, 0, 1, 1, 2, 2]
     assert not np.array_equal(chains, model.state_dict()["chain_v"]) and int(model.state_dict()["steps"]) == 6
+
+
+def test_rates_of_the_three_phases():
+    model = build_model("dbm", rng=0, hidden=(8, 4), pretrain_steps=10, momentum_switch=3, joint_lr=0.01)
+    model.configure_optimizers(TrainConfig(lr=0.1), total_steps=40)
+    seen = {}
+    for step in (0, 3, 10, 13, 20, 22, 30, 39):
+        model.set_rates(step)
+        group = model.optimizers["main"].param_groups[0]
+        seen[step] = (round(group["lr"], 6), group["momentum"])
+    assert seen == {0: (0.1, 0.5), 3: (0.1, 0.9), 10: (0.1, 0.5), 13: (0.1, 0.9),     # pretraining, twice
+                    20: (0.01, 0.5), 22: (0.009, 0.5), 30: (0.005, 0.9), 39: (0.0005, 0.9)}   # joint, decayed
+
+
+def test_pretraining_doubles_the_visible_units():
+    """Phase 0 trains an RBM whose visible units come twice: with every parameter 0 the two
+    copies of a reconstruction are independent fair coins, s = v_a + v_b has mean 1, so the
+    gradient of the visible biases is mean(s) - 2 mean(v) = 1 for an all-zero batch (counting
+    a pixel once when both copies are on, as a boolean sum does, would give 0.75)."""
+    model = build_model("dbm", rng=0, hidden=(8, 4), pretrain_steps=5, dtype=np.float64)
+    for p in model.parameters():
+        p.data = np.zeros_like(p.data)
+    loss, metrics = model.loss(np.zeros((4000, 1, 8, 8)))
+    loss.backward()
+    assert metrics["phase"] == 0 and abs(model.b.grad.mean() - 1.0) < 0.01
