@@ -54,6 +54,8 @@ def _line_plot(points, path, title):
     S, v = zip(*points)
     ax.plot(S, v, "o-")
     ax.set_xscale("log")
+    ax.set_xticks(S, [str(s) for s in S])
+    ax.minorticks_off()
     ax.set_xlabel("DDIM steps S (eta = 0)")
     ax.set_ylabel("FID (digit-classifier features)")
     ax.set_title(title, fontsize=10)
@@ -66,13 +68,14 @@ def ddpm_figures(model, run_dir, rng, split=None):
     n, L, paths = model.figure_samples, model.num_levels, []
     y = np.arange(n) % model.num_classes if model.num_classes else None
     rows, chain = [], None
-    for variance, label in (("small", "sigma^2 = beta~_t"), ("large", "sigma^2 = beta_t")):
+    for variance, label in (("small", "beta~_t"), ("large", "beta_t")):
         record = chain_steps(model.T) if chain is None else ()
         x0, recorded = _sampling.ancestral(model, n, rng, y=y, variance=variance, record=record)
         chain = chain or recorded
         rows.append((label, model.to_levels(x0)))
     paths.append(plots.labelled_rows(rows, os.path.join(run_dir, "samples.png"), levels=L,
-                                     title=f"{model.title}: ancestral samples, T = {model.T}"))
+                                     title=f"{model.title}: ancestral samples, sigma_t^2 = beta~_t or beta_t, "
+                                           f"T = {model.T}"))
     ts = sorted(chain, reverse=True)
     paths.append(plots.labelled_rows([(f"sample {i + 1}", np.stack([chain[t][i] for t in ts]))
                                       for i in range(min(6, n))],
