@@ -33,9 +33,9 @@ exp(-E) is drawn on a grid and normalised there, giving the toys' NLL by quadrat
 **Noise and temperature.** SGLD with step lambda and noise sigma samples exp(-E / T) with
 T = sigma^2 / (2 lambda). The 2-D presets use sigma = sqrt(2 lambda) (T = 1), so the
 normalised exp(-E) drawn in the landscape is the distribution the chains sample; with
-sigma 0.05 and lambda 0.02 (T = 0.06) the chains sat in the minima and the learned
-exp(-E) stayed a blurred ring (test NLL 3.70 nats on the 8 Gaussians, against 3.28 at
-T = 1; the truth is 2.84, uniform 4.16). The image presets follow [1]: a tiny sigma and a
+sigma 0.05 and lambda 0.02 (T = 0.06) the chains sit in the minima while exp(-E) stays
+broad (8 Gaussians: test NLL 3.70 nats after 3 epochs at T = 0.06; 3.28 after 10 epochs
+at T = 1, still a ring rather than 8 modes; the truth is 2.84, uniform 4.16). The image presets follow [1]: a tiny sigma and a
 large, clipped step, i.e. a cold sampler, so there exp(-E) is an energy, not a density.
 From noise, about 60 SGLD steps give the best digits (``sample_steps``); far longer chains
 saturate the pixels to 0 or 1, as [1] and Nijkamp et al. (2019) observe for short-run EBMs.
