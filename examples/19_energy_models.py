@@ -84,9 +84,10 @@ def main(tiny=False, out_dir="runs/19_energy_models"):
             ("EBM, noise", ebm.model.sample(10, rng)),
             ("EBM, buffer", np.asarray(ebm.model.replay.data[:10])),
             ("DBM", dbm.model.sample(10, rng).astype(np.float32))]
-    print("picture:", plots.labelled_rows(rows, os.path.join(out_dir, "digits.png"), value_range=(0, 1),
-                                          title="digits: data; EBM samples from noise; its replay buffer; DBM samples"))
-    print(f"DBM bound on the test NLL {dbm.report['nll']:.2f} nats (binarised digits; log Z by AIS, exact when H1 <= 20)")
+    title = "digits: data; EBM samples from noise; its replay buffer; DBM samples"
+    print("picture:", plots.labelled_rows(rows, os.path.join(out_dir, "digits.png"), value_range=(0, 1), title=title))
+    print(f"DBM bound on the test NLL {dbm.report['nll']:.2f} nats (binarised digits; log Z by AIS, "
+          "exact when H1 <= 20)")
 
     try:
         get_dataset("fashion-mnist", "test")

@@ -58,7 +58,7 @@ import zlib
 
 import numpy as np
 
-from autograd import Tensor, as_numpy
+from autograd import as_numpy
 from autograd.functional import softplus
 
 from ...nn import Parameter
@@ -129,8 +129,8 @@ class DBM(EnergyModel):
                  test_betas=5000, sample_steps=1000, eval_seed=1234, rng=None, dtype=np.float32):
         super().__init__(rng)
         check_positive(data_shape=data_shape, hidden=hidden, mf_steps=mf_steps, num_chains=num_chains,
-                       chain_sweeps=chain_sweeps, eval_chains=eval_chains, eval_betas=eval_betas, test_chains=test_chains,
-                       test_betas=test_betas, sample_steps=sample_steps)
+                       chain_sweeps=chain_sweeps, eval_chains=eval_chains, eval_betas=eval_betas,
+                       test_chains=test_chains, test_betas=test_betas, sample_steps=sample_steps)
         if len(hidden) != 2 or not (isinstance(pretrain_steps, int) and pretrain_steps >= 0) or not init_std > 0:
             raise ValueError(f"hidden={hidden!r} must be (H1, H2), pretrain_steps={pretrain_steps!r} an integer "
                              f">= 0, init_std={init_std!r} > 0")
@@ -214,7 +214,8 @@ class DBM(EnergyModel):
             h = (rng.random((len(v), len(c1))) < bm.sigmoid(c1 + 2 * v @ W1)).astype(np.float64)
             p = bm.sigmoid(b + h @ W1.T)                           # each copy drawn on its own
             s = (rng.random(v.shape) < p).astype(np.float64) + (rng.random(v.shape) < p).astype(np.float64)
-            F = lambda s: -(self.as_input(s) @ self.b) - softplus(self.as_input(s) @ self.W1 + self.c1).sum(axis=1)  # noqa: E731
+            F = lambda s: (-(self.as_input(s) @ self.b)                              # noqa: E731
+                           - softplus(self.as_input(s) @ self.W1 + self.c1).sum(axis=1))
             gap = F(2 * v).mean() - F(s).mean()
         elif phase == 1:   # top RBM on h1 ~ p(h1 | v) of the bottom one, hiddens doubled; c1 stays the
             h1 = (rng.random((len(v), len(c1))) < bm.sigmoid(c1 + 2 * v @ W1)).astype(np.float64)  # bottom's
