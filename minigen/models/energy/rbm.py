@@ -294,5 +294,5 @@ class RBM(EnergyModel):
             snaps = self.chain_snapshots(split.x[:8], rng)
             paths.append(plots.image_grid(snaps.reshape((-1,) + self.data_shape),
                                           os.path.join(run_dir, "chains.png"), nrow=snaps.shape[1],
-                                          title="Gibbs chains from test digits: sweeps 0 1 2 5 10 20 50 ... 1000"))
+                                          title="Gibbs chains from test examples: sweeps 0 1 2 5 10 20 50 ... 1000"))
         return paths
