@@ -65,3 +65,11 @@ def test_a_tiny_toy_ebm_learns_the_ring():
         model.train_step(x)
     after = model.report(test.subset(slice(0, 500)), np.random.default_rng(0))["nll"]
     assert abs(before - np.log(64)) < 0.3 and after < np.log(64) - 0.5, (before, after)
+
+
+def test_samples_from_the_buffer_continue_distinct_entries():
+    model = tiny(sample_from="buffer", noise=0.0, step_size=1e-9, sample_steps=2)
+    x = model.sample(16, np.random.default_rng(0))
+    idx = np.random.default_rng(0).permutation(16)
+    np.testing.assert_allclose(x, model.replay.data[idx], atol=1e-6)
+    assert model.sample(40, np.random.default_rng(0)).shape == (40, 1, 8, 8)           # with replacement
