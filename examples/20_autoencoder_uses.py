@@ -1,4 +1,4 @@
-"""Step 20: what autoencoders are for: a prior over codes, pretraining, chains, sequences, anomalies, inpainting.
+"""Step 20: what autoencoders are for: code priors, pretraining, chains, sequences, anomalies, inpainting.
 
 The second half of the autoencoder lectures (examples/12_autoencoders.py is the first),
 one picture per use, written to ``out_dir``:
@@ -77,10 +77,11 @@ def few_labels(train_set, test, epochs, runs, tiny, out_dir):
     table = {"stacked AE, pretrained": [], "AE trained end to end": [], "from scratch": []}
     for n in sizes:
         rng = np.random.default_rng(n)
-        pick = np.concatenate([rng.permutation(np.flatnonzero(train_set.y == c))[:n // 10] for c in range(10)])
+        pick = np.concatenate([rng.permutation(np.flatnonzero(train_set.y == c))[:n // 10]
+                               for c in range(10)])                           # n / 10 of each digit
         x, y = train_set.x[pick], train_set.y[pick]
-        for key, model, pre in (("stacked AE, pretrained", stacked, True), ("AE trained end to end", scratch, True),
-                                ("from scratch", stacked, False)):
+        for key, model, pre in (("stacked AE, pretrained", stacked, True),
+                                ("AE trained end to end", scratch, True), ("from scratch", stacked, False)):
             table[key].append(few_label_accuracy(model, x, y, test.x, test.y, pre, steps=steps))
         print("  " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in table.items()) + f"  ({n} labels)")
     fig = Figure(figsize=(6, 3.6), layout="constrained")
@@ -120,7 +121,8 @@ def seq2seq(test, epochs, runs, tiny, out_dir):
     plots.latent_scatter((z - mean) @ V.T, test.y, os.path.join(out_dir, "seq2seq_codes.png"),
                          title="seq2seq codes of test digits (2 principal components)")
     m = model.evaluate(test)
-    print(f"  test squared error per image: free running {m['mse']:.3f}, teacher forcing {m['mse_teacher']:.3f}")
+    print(f"  test squared error per image: free running {m['mse']:.3f}, "
+          f"teacher forcing {m['mse_teacher']:.3f}")
     return m
 
 
@@ -151,7 +153,7 @@ def anomalies(train_set, test, classes, epochs, tiny, out_dir):
             most, least = anomaly.extremes(s, test.x)
             plots.labelled_rows([("most anomalous", most), ("least anomalous", least)],
                                 os.path.join(out_dir, "anomaly.png"), levels=17,
-                                title=f"Autoencoder trained without {c}s: test digits by reconstruction error")
+                                title=f"AE trained without {c}s: test digits by reconstruction error")
     if not tiny:
         try:
             fm_train, fm_test = get_dataset("fashion-mnist", "train"), get_dataset("fashion-mnist", "test")
@@ -160,8 +162,8 @@ def anomalies(train_set, test, classes, epochs, tiny, out_dir):
         else:
             c = 7                                                              # sneakers held out
             x, _ = anomaly.normal_split(fm_train.x[:12000], fm_train.y[:12000], c)
-            ae = fit(Autoencoder(data_shape=(1, 28, 28), num_levels=256, code_dim=32, hidden=(512, 256), rng=0),
-                     x, 5)
+            ae = Autoencoder(data_shape=(1, 28, 28), num_levels=256, code_dim=32, hidden=(512, 256), rng=0)
+            ae = fit(ae, x, 5)
             auc, _ = anomaly.held_out_auc(ae, fm_test.x[:3000], fm_test.y[:3000], c, "reconstruction")
             table.append(("fashion-mnist", c, auc, float("nan")))
             print(f"  fashion-mnist without class {c} (sneaker): AUC reconstruction error {auc:.3f}")
@@ -171,7 +173,8 @@ def anomalies(train_set, test, classes, epochs, tiny, out_dir):
     ax.bar(idx - 0.2, [t[2] for t in table], 0.4, label="AE reconstruction error")
     ax.bar(idx + 0.2, [t[3] for t in table], 0.4, label="VAE -ELBO")
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set(xticks=idx, xticklabels=[f"{t[1]}" if t[0] == "digits" else f"F{t[1]}" for t in table], ylim=(0, 1),
+    names = [f"{t[1]}" if t[0] == "digits" else f"F{t[1]}" for t in table]
+    ax.set(xticks=idx, xticklabels=names, ylim=(0, 1),
            xlabel="held-out class (F: Fashion-MNIST)", ylabel="ROC AUC", title="Anomaly detection")
     ax.legend(loc="lower right")
     fig.savefig(os.path.join(out_dir, "anomaly_auc.png"), dpi=100)
@@ -185,7 +188,8 @@ def inpainting(test, gsn, dae, epochs, runs, tiny, out_dir):
     steps = 5 if tiny else 100
     rows, errors = [], {}
     for mask_name, seen in (("lower half", inpaint.lower_half(8, (1, 8, 8))),
-                            ("4x4 square", inpaint.random_squares(8, (1, 8, 8), 4, np.random.default_rng(2)))):
+                            ("4x4 square", inpaint.random_squares(8, (1, 8, 8), 4,
+                                                                  np.random.default_rng(2)))):
         rng = np.random.default_rng(3)
         fills = {"DAE chain": inpaint.chain_inpaint(dae, x, seen, steps, rng),
                  "GSN chain": inpaint.chain_inpaint(gsn, x, seen, steps, rng),
@@ -217,7 +221,8 @@ def main(tiny=False, out_dir="runs/20_autoencoder_uses", runs=None, epochs=60):
     print("4. seq2seq autoencoder")
     results["seq2seq"] = seq2seq(test, epochs, runs, tiny, out_dir)
     print("5. anomaly detection")
-    results["anomaly"] = anomalies(train_set, test, [4] if tiny else [1, 4, 7], 1 if tiny else 50, tiny, out_dir)
+    classes = [4] if tiny else [1, 4, 7]
+    results["anomaly"] = anomalies(train_set, test, classes, 1 if tiny else 50, tiny, out_dir)
     print("6. inpainting")
     results["inpainting"] = inpainting(test, gsn, dae, epochs, runs, tiny, out_dir)
     print(f"pictures in {out_dir}/ ({time.perf_counter() - t0:.0f} s)")
