@@ -8,8 +8,9 @@ samples (``minigen/models/energy/base.py``); they differ in E and in the chain t
    short-run Langevin dynamics (SGLD) from a replay buffer, loss = contrast + alpha E^2. In
    2-D, Z is a sum over a grid, so the picture shows the normalised density exp(-E) / Z with
    SGLD samples on top, and the run reports a test NLL by quadrature.
-2. **EBM on the digits**: a convolutional energy; samples by SGLD from uniform noise, and the
-   replay buffer the training chains left behind.
+2. **EBM on the digits**: a convolutional energy; samples continue the training chains of
+   the replay buffer (as Du & Mordatch's do), beside 60 SGLD steps from fresh noise, which
+   give only blurred strokes: the sampler is part of the model.
 3. **Deep Boltzmann machine** (``dbm.py``; Salakhutdinov & Hinton 2009) on the binarised
    digits: greedy pretraining of two RBMs, then mean-field against persistent chains; its
    samples are p(v | h1) after Gibbs sweeps from random states.
@@ -17,7 +18,7 @@ samples (``minigen/models/energy/base.py``); they differ in E and in the chain t
    set is on the machine (Debian's ``dataset-fashion-mnist``): 784-500 filters after a few
    epochs (the ``fashion-mnist`` preset trains longer; this is a capped run).
 
-Pictures under ``out_dir``: ``toys.png``, ``digits.png`` (EBM, buffer, DBM, data), and each
+Pictures under ``out_dir``: ``toys.png``, ``digits.png`` (data, EBM, EBM from noise, DBM), and each
 run's own folder (``landscape.png``, ``samples.png``, ``filters.png``, ``chains.png``).
 
 Run:  python examples/19_energy_models.py            (about 10 minutes on an idle 2-core CPU)
@@ -81,10 +82,10 @@ def main(tiny=False, out_dir="runs/19_energy_models"):
     rng = np.random.default_rng(0)
     data = get_dataset("digits", "test", view="scaled").x[:10]
     rows = [("data", data),
-            ("EBM, noise", ebm.model.sample(10, rng)),
-            ("EBM, buffer", np.asarray(ebm.model.replay.data[:10])),
+            ("EBM", ebm.model.sample(10, rng)),
+            ("EBM, noise", np.asarray(ebm.model.sgld(ebm.model.uniform(10, rng), 5 if tiny else 60, rng))),
             ("DBM", dbm.model.sample(10, rng).astype(np.float32))]
-    title = "digits: data; EBM samples from noise; its replay buffer; DBM samples"
+    title = "digits: data; EBM samples (from its replay buffer); 60 SGLD steps from noise; DBM samples"
     print("picture:", plots.labelled_rows(rows, os.path.join(out_dir, "digits.png"), value_range=(0, 1), title=title))
     print(f"DBM bound on the test NLL {dbm.report['nll']:.2f} nats (binarised digits; log Z by AIS, "
           "exact when H1 <= 20)")
