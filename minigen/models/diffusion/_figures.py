@@ -74,7 +74,7 @@ def ddpm_figures(model, run_dir, rng, split=None):
         chain = chain or recorded
         rows.append((label, model.to_levels(x0)))
     paths.append(plots.labelled_rows(rows, os.path.join(run_dir, "samples.png"), levels=L,
-                                     title=f"{model.title}: ancestral samples, sigma_t^2 = beta~_t or beta_t, "
+                                     title=f"{model.title}: ancestral samples, sigma_t^2 = beta~_t / beta_t, "
                                            f"T = {model.T}"))
     ts = sorted(chain, reverse=True)
     paths.append(plots.labelled_rows([(f"sample {i + 1}", np.stack([chain[t][i] for t in ts]))
@@ -82,7 +82,7 @@ def ddpm_figures(model, run_dir, rng, split=None):
                                      os.path.join(run_dir, "reverse_chain.png"), value_range=(-1, 1),
                                      title=f"Reverse chain: x_t at t = {', '.join(map(str, ts))}"))
     steps = [S for S in model.ddim_steps if S <= model.T]
-    quality = ddim_quality(model, rng, split, max(n, 100) if split is not None else n, steps)
+    quality = ddim_quality(model, rng, split, model.fid_samples if split is not None else n, steps)
     paths.append(plots.labelled_rows([(f"S = {S}", q[0][:12]) for S, q in quality.items()],
                                      os.path.join(run_dir, "ddim_samples.png"), levels=L,
                                      title="DDIM (eta = 0) from the same x_T"))

@@ -113,8 +113,9 @@ ROWS = [
     Row("phi4", dict(L=8, couplings=2, hidden=4, proposals=64, hmc_chains=2),   # (1, 8, 8): the digits' shape
         tags={"gradient", "sampler", "flow"}, lr=1e-2, flow=dict(L=4, couplings=2, hidden=2)),
     # -- diffusion rows --
-    Row("ddpm", dict(T=20, base=8, num_res_blocks=1, groups=4, dropout=0.0, eval_timesteps=2, test_timesteps=2,
-                     figure_samples=4, ddim_steps=(2, 5)), tags={"gradient", "sampler"}, lr=1e-2),
+    Row("ddpm", dict(T=20, base=8, num_res_blocks=1, groups=4, dropout=0.0, eval_timesteps=2,
+                     test_timesteps=2, figure_samples=4, ddim_steps=(2, 5), fid_samples=8),
+        tags={"gradient", "sampler"}, lr=1e-2),
     Row("latent-diffusion", dict(latent_dim=4, T=20, hidden=16, num_blocks=1, figure_samples=1),
         tags={"gradient", "sampler"}, lr=1e-2),
     # -- energy rows --
