@@ -19,10 +19,13 @@ Ho & Salimans 2022) through the run layer and then
    reverse chain x_T -> x_0, DDIM samples from one x_T with S = 5 .. 50 steps and the FID
    of each S (digit-classifier features), and one row per class at guidance w = 0, 1, 3.
 
-The full network of the README (``digits-reference``: base 64, T = 1000) takes hours on a
-CPU; here the same model at base 32 with T = 200 trains in about ten minutes (2 cores).
+The full network of the README (``digits-reference``: base 64, T = 1000, 70 epochs) takes an
+hour or more on a CPU; here the same model at base 32 with T = 200 trains for 20 epochs (320
+steps). Not timed as written: the same network at T = 1000 trained 320 steps in 16 minutes on a
+2-core machine shared with other jobs (its samples already look like digits); the pictures
+add a few minutes.
 
-Run:  python examples/18_diffusion.py            (about 10-15 minutes on a laptop CPU)
+Run:  python examples/18_diffusion.py            (roughly 10-20 minutes on a laptop CPU)
       python examples/18_diffusion.py --tiny     (seconds: the smoke test's settings)
 """
 import argparse
@@ -43,7 +46,7 @@ def main(tiny=False, out_dir="runs/18_diffusion"):
         dict(base=32, T=200, beta_T=0.1, test_timesteps=20, figure_samples=16, ddim_steps=(5, 10, 20, 50))
     result = train("ddpm", "digits-guided", out=free_run_dir(os.path.join(out_dir, "run")),
                    model_kwargs=model_kwargs, progress=not tiny, figures=False,
-                   **(dict(steps=3, eval_every=3) if tiny else dict(epochs=40, eval_every=80)))
+                   **(dict(steps=3, eval_every=3) if tiny else dict(epochs=20, eval_every=80)))
     model, report = result.model, result.report
     print(f"DDPM with {model.num_parameters():,} parameters, T = {model.T}; trained {result.seconds:.0f} s")
     print(f"  test bound {report['nll']:.2f} nats/image ({report['bpd']:.3f} bits/dim), Monte Carlo "
