@@ -187,18 +187,18 @@ def inpainting(test, gsn, dae, epochs, runs, tiny, out_dir):
     x = test.x[:8]
     steps = 5 if tiny else 100
     rows, errors = [], {}
-    for mask_name, seen in (("lower half", inpaint.lower_half(8, (1, 8, 8))),
-                            ("4x4 square", inpaint.random_squares(8, (1, 8, 8), 4,
+    for mask_name, seen in (("half", inpaint.lower_half(8, (1, 8, 8))),
+                            ("square", inpaint.random_squares(8, (1, 8, 8), 4,
                                                                   np.random.default_rng(2)))):
         rng = np.random.default_rng(3)
         fills = {"DAE chain": inpaint.chain_inpaint(dae, x, seen, steps, rng),
                  "GSN chain": inpaint.chain_inpaint(gsn, x, seen, steps, rng),
-                 "VAE pseudo-Gibbs": inpaint.vae_inpaint(vae, x, seen, steps, rng),
+                 "VAE Gibbs": inpaint.vae_inpaint(vae, x, seen, steps, rng),
                  "PixelCNN": inpaint.pixelcnn_inpaint(pixelcnn, x, seen, rng)}
         rows += [(f"{mask_name}: truth", x), ("observed", np.nan_to_num(inpaint.occluded(x, seen), nan=8.0))]
         rows += list(fills.items())
         errors[mask_name] = {k: float(inpaint.hidden_error(x, v, seen, 17).mean()) for k, v in fills.items()}
-        print(f"  {mask_name}: squared error on the hidden pixels per image "
+        print(f"  {mask_name} hidden: squared error on the hidden pixels per image "
               + ", ".join(f"{k} {v:.2f}" for k, v in errors[mask_name].items()))
     plots.labelled_rows(rows, os.path.join(out_dir, "inpainting.png"), levels=17,
                         title="Inpainting (hidden pixels grey in 'observed')")
