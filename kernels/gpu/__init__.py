@@ -4,6 +4,7 @@
     masked_conv.py     masked conv over the live taps only (PixelCNN)
     causal_conv1d.py   causal dilated conv1d (WaveNet)
     coupling.py        fused affine coupling forward / inverse / backward (RealNVP)
+    spline.py          rational-quadratic spline forward / inverse / backward (spline flows)
     _sources.py        every CUDA C source, as plain strings (compiled and CPU-checked in CI)
     _tapgemm.py        the tap convolution all three conv families share
     _cupy.py           lazy CuPy import, memoized kernels, launch helpers
@@ -17,6 +18,7 @@ from .conv import *            # noqa: F401,F403
 from .masked_conv import *     # noqa: F401,F403
 from .causal_conv1d import *   # noqa: F401,F403
 from .coupling import *        # noqa: F401,F403
-from . import conv, masked_conv, causal_conv1d, coupling
+from .spline import *          # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling, spline
 
-__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling) for name in mod.__all__]
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline) for name in mod.__all__]

@@ -28,6 +28,8 @@ The kernels (names follow ``<op>_fwd`` / ``<op>_bwd``; conv's are the GEMM helpe
     coupling_inv      x = m*y + (1-m)*(y - t)*e^-s,    logdet[n] -= sum (1-m)*s
     coupling_bwd      gx, gs_raw, gt (and gs*tanh for the scale) of coupling_fwd
     coupling_inv_bwd  gy, gs_raw, gt (and gs*tanh) of coupling_inv
+    rq_spline_fwd     RQ spline (neural spline flows) y = g(x) or g^-1, per-element log-det
+    rq_spline_bwd     its gradients in x and the widths / heights / slopes (``_sources_spline.py``)
 
 A *tap* l is an offset ``(oy_l, ox_l)`` into the input relative to the output pixel
 scaled by the stride: dense conv has the KH*KW taps ``(kh*dh - ph, kw*dw - pw)``,
@@ -35,6 +37,8 @@ masked conv only its live taps ``(ky - ph, kx - pw)``, causal conv1d (H = 1) the
 ``(0, -d*(K-1-k))``.  One im2col and one col2im therefore serve all three families.
 """
 import numpy as np
+
+from ._sources_spline import SPLINE_SOURCES
 
 # Flat index decomposition shared by im2col/col2im (kept in one place so a change is seen by both).
 IM2COL = r"""
@@ -185,6 +189,7 @@ SOURCES = {
     "coupling_bwd": COUPLING_BWD,
     "coupling_inv_bwd": COUPLING_INV_BWD,
 }
+SOURCES.update(SPLINE_SOURCES)     # kernels/gpu/_sources_spline.py
 
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from kernels import reference as R
 from kernels import taps as T
-from tests.kernels import test_causal_conv1d, test_conv, test_coupling, test_masked_conv
+from tests.kernels import test_causal_conv1d, test_conv, test_coupling, test_masked_conv, test_spline_kernel
 
 # Beyond the Numba kernels' configurations: different row/column strides and dilations, so a
 # kernel that mixes up sh and sw (or dh and dw) fails (test_gpu_host's mutations found the gap).
@@ -104,13 +104,30 @@ def coupling_case(cfg, dtype):
     return run
 
 
+def spline_case(cfg, dtype):
+    shape, K = cfg
+
+    def run(K_, put):
+        rng = np.random.default_rng(0)
+        p = test_spline_kernel._params(rng, shape, K, dtype)
+        x = test_spline_kernel._points(rng, shape, p, dtype)              # tails and +-B included
+        y = R.rq_spline_forward(x, *p)[0]
+        g, gl = _normal(rng, shape, dtype), _normal(rng, shape, dtype)
+        x, y, g, gl, p = put(x), put(y), put(g), put(gl), [put(a) for a in p]
+        return [*K_.rq_spline_forward(x, *p), *K_.rq_spline_inverse(y, *p),
+                *K_.rq_spline_backward(g, gl, x, *p), *K_.rq_spline_backward(None, gl, x, *p),
+                *K_.rq_spline_inverse_backward(g, gl, y, *p)]
+    return run
+
+
 def all_cases():
     """``[(id, run)]`` for every family, configuration and dtype."""
     families = [("conv", conv_case, test_conv.CONFIGS + EXTRA_CONV),
                 ("convT", transposed_case, test_conv.TRANSPOSED + EXTRA_TRANSPOSED),
                 ("masked", masked_case, test_masked_conv.CONFIGS),
                 ("causal", causal_case, test_causal_conv1d.CONFIGS),
-                ("coupling", coupling_case, test_coupling.CONFIGS)]
+                ("coupling", coupling_case, test_coupling.CONFIGS),
+                ("spline", spline_case, test_spline_kernel.CASES)]
     return [(f"{name}{i}-{np.dtype(dt).name}", make(cfg, dt))
             for name, make, configs in families for i, cfg in enumerate(configs) for dt in DTYPES]
 
