@@ -26,7 +26,7 @@ The loops are written out (``train``) so the WGAN's estimate can be recorded at 
 step. ``python -m minigen train cgan|wgan|cyclegan|vae-gan --config digits-reference``
 trains the same models through the run layer, longer (the README's numbers).
 
-Run:  python examples/15_gan_variants.py          (about 10 minutes on two idle cores)
+Run:  python examples/15_gan_variants.py          (9 minutes, measured, one thread of an idle CPU)
       python examples/15_gan_variants.py --tiny   (the smoke test's settings, seconds)
 """
 import argparse
@@ -113,8 +113,8 @@ def vae_against_vaegan(out_dir, tiny):
     vae_rec = np.rint(vae.decode_mean(vae.posterior_mean(x)) * 16).astype(np.uint8)   # mean of p(x | mu(x))
     s_vae, s_gan = vae.sample(1000, rng), vaegan.sample(1000, rng)
     (name, q_vae), (_, q_gan) = quality(s_vae, tiny), quality(s_gan, tiny)
-    rows = [("test digits", x), ("VAE: rec.", vae_rec), ("VAE-GAN: rec.", vaegan.reconstruct(x)),
-            ("VAE: samples", s_vae[:12]), ("VAE-GAN: samples", s_gan[:12])]
+    rows = [("test digits", x), ("VAE rec.", vae_rec), ("VAE-GAN rec.", vaegan.reconstruct(x)),
+            ("VAE draws", s_vae[:12]), ("VAE-GAN draws", s_gan[:12])]
     path = plots.labelled_rows(rows, os.path.join(out_dir, "vae_vs_vaegan.png"), levels=17,
                                title=f"VAE ({name} {q_vae:.2f}) vs VAE-GAN ({name} {q_gan:.2f})")
     print(f"{name}: VAE {q_vae:.3f}, VAE-GAN {q_gan:.3f} -> {path}")
