@@ -32,9 +32,9 @@ outputs grow, and most codes fall out of use on digits; the EMA codebook follows
 The codebook's use is measured by the perplexity exp(-sum_j p_j log p_j) of the codes'
 frequencies p_j in a batch (K when all are used equally, 1 when one code is).
 
-What is left for later: the paper's second stage, an autoregressive prior (PixelCNN)
-fitted to the code grids of the training set; until then ``sample`` decodes code grids
-drawn from the uniform prior the bound assumes, so its samples are not yet digits.
+The paper's second stage, an autoregressive prior (PixelCNN) over the code grids, is the
+model ``vq-vae-prior`` (``vqvae_prior.py``); here ``sample`` decodes code grids drawn from
+the uniform prior this bound assumes, so its samples are not digits.
 
 Initialisation: the codebook starts as K encoder outputs of the first training batch
 (``init_codebook``), a departure from the paper's random codebook: at random (+-1/K) the
@@ -280,7 +280,7 @@ class VQVAE(Autoencoder):
         paths = LatentVariableModel.figures(self, run_dir, rng, split)
         grid = np.concatenate([self.sample(32, rng, mean=True), self.sample(32, rng) / self.sample_unit()])
         plots.image_grid(grid, paths[0], nrow=16, title=f"{self.title}: uniform code grids decoded "
-                                                        "(the PixelCNN prior is left for later)")
+                                                        "(the learned prior: vq-vae-prior)")
         if split is not None:
             k = self.codes(split.x[:32])                                        # (32, h, w)
             paths.append(plots.image_grid(k[:, None], os.path.join(run_dir, "codes.png"), nrow=16,
