@@ -25,7 +25,7 @@ from .models.model_table import ROWS
 ON_DEVICE = {"rbm", "dbm", "ebm", "pixelcnn", "vae", "realnvp", "independent", "mlp", "fvsbn", "nade", "made", "kde", "gmm",
              "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp", "dcgan",
              "autoencoder", "sparse-autoencoder", "denoising-autoencoder", "vq-vae",
-             "nice", "maf", "iaf", "glow", "planar"}
+             "nice", "maf", "iaf", "glow", "planar", "wavenet"}
 
 
 def rows():
