@@ -138,6 +138,9 @@ if hasattr(nn, "Planar"):  # issue 12: planar / radial, NICE, Glow's 1x1 convolu
         LayerInfo("AdditiveCoupling", lambda r, d: nn.AdditiveCoupling(nn.Linear(2, 2, rng=r, dtype=d), [0, 2],
                                                                        [1, 3]),
                   lambda r: [randn(r, 3, 4)], call=lambda m, x: flat(m(x))[:1]),   # log_det_J = 0
+        LayerInfo("RQSplineCoupling",   # K = 3 bins: the net gives 3K - 1 = 8 numbers per changed value
+                  lambda r, d: nn.RQSplineCoupling(nn.Linear(2, 2 * 8, rng=r, dtype=d), [0, 2], [1, 3], bins=3),
+                  lambda r: [randn(r, 3, 4)], call=_both),
         LayerInfo("DiagonalScaling", lambda r, d: nn.DiagonalScaling(4, dtype=d), lambda r: [randn(r, 3, 4)],
                   call=_both, prepare=_moved),
         LayerInfo("InvertibleConv1x1-LU", lambda r, d: nn.InvertibleConv1x1(3, lu=True, rng=r, dtype=d),
