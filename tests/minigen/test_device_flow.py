@@ -25,7 +25,8 @@ from .models.model_table import ROWS
 ON_DEVICE = {"rbm", "dbm", "ebm", "pixelcnn", "vae", "realnvp", "independent", "mlp", "fvsbn", "nade", "made", "kde", "gmm",
              "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp", "dcgan",
              "autoencoder", "sparse-autoencoder", "denoising-autoencoder", "vq-vae",
-             "nice", "maf", "iaf", "glow", "planar", "wavenet"}
+             "nice", "maf", "iaf", "glow", "planar", "wavenet", "cgan", "wgan", "cyclegan", "vae-gan", "ddpm",
+             "phi4", "spline-flow", "gsn", "seq2seq-autoencoder", "stacked-autoencoder", "vq-vae-prior"}
 
 
 def rows():
