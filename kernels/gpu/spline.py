@@ -8,7 +8,7 @@ Compiled by nvcc and NVRTC and checked against the reference twin by the host em
 (tests/kernels/gpu); not run on a GPU by its author.
 """
 from ..reference import spline as ref
-from ..reference.spline import MIN_DERIVATIVE, MIN_HEIGHT, MIN_WIDTH, _check_grad, check_spline_args
+from ..reference.spline import MIN_DERIVATIVE, MIN_HEIGHT, MIN_WIDTH, check_spline_grad, check_spline_args
 from ._cupy import contiguous, cupy, i32, i64, launch, share_docs
 
 __all__ = ["rq_spline_forward", "rq_spline_inverse", "rq_spline_backward", "rq_spline_inverse_backward"]
@@ -57,15 +57,15 @@ def rq_spline_inverse(y, widths, heights, derivatives, bound=3.0):
 
 def rq_spline_backward(gy, glogdet, x, widths, heights, derivatives, bound=3.0):
     check_spline_args(x, widths, heights, derivatives, bound)
-    _check_grad(gy, x, "gy")
-    _check_grad(glogdet, x, "glogdet")
+    check_spline_grad(gy, x, "gy")
+    check_spline_grad(glogdet, x, "glogdet")
     return _backward(gy, glogdet, x, widths, heights, derivatives, bound, False)
 
 
 def rq_spline_inverse_backward(gx, glogdet, y, widths, heights, derivatives, bound=3.0):
     check_spline_args(y, widths, heights, derivatives, bound, name="y")
-    _check_grad(gx, y, "gx")
-    _check_grad(glogdet, y, "glogdet")
+    check_spline_grad(gx, y, "gx")
+    check_spline_grad(glogdet, y, "glogdet")
     return _backward(gx, glogdet, y, widths, heights, derivatives, bound, True)
 
 

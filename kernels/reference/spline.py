@@ -82,7 +82,7 @@ def check_spline_args(x, w, h, d, bound, name="x"):
         raise ValueError(f"K = {K} bins of minimum width {MIN_WIDTH} do not fit in the interval")
 
 
-def _check_grad(g, x, name):
+def check_spline_grad(g, x, name):
     if g is not None and (tuple(g.shape) != tuple(x.shape) or g.dtype != x.dtype):
         raise ValueError(f"{name} must have shape {tuple(x.shape)} and dtype {x.dtype}, "
                          f"got {tuple(g.shape)} {g.dtype}")
@@ -272,8 +272,8 @@ def rq_spline_backward(gy, glogdet, x, widths, heights, derivatives, bound=3.0):
         ``(gx, gwidths, gheights, gderivatives)``.
     """
     check_spline_args(x, widths, heights, derivatives, bound)
-    _check_grad(gy, x, "gy")
-    _check_grad(glogdet, x, "glogdet")
+    check_spline_grad(gy, x, "gy")
+    check_spline_grad(glogdet, x, "glogdet")
     xp, K, x1, d1, pw, ph, xk, yk, delta, inside, k = _setup(x, widths, heights, derivatives, bound, False)
     gy1, gl1 = _zeros_if_none(gy, x, xp), _zeros_if_none(glogdet, x, xp)
     loc = _local(xk, yk, delta, k, xp)
@@ -297,8 +297,8 @@ def rq_spline_inverse_backward(gx, glogdet, y, widths, heights, derivatives, bou
         ``(gy, gwidths, gheights, gderivatives)``.
     """
     check_spline_args(y, widths, heights, derivatives, bound, name="y")
-    _check_grad(gx, y, "gx")
-    _check_grad(glogdet, y, "glogdet")
+    check_spline_grad(gx, y, "gx")
+    check_spline_grad(glogdet, y, "glogdet")
     xp, K, y1, d1, pw, ph, xk, yk, delta, inside, k = _setup(y, widths, heights, derivatives, bound, True)
     gx1, gl1 = _zeros_if_none(gx, y, xp), _zeros_if_none(glogdet, y, xp)
     loc = _local(xk, yk, delta, k, xp)
