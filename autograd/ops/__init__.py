@@ -39,6 +39,7 @@ from .masked_conv import MaskedConv2d, masked_conv2d  # noqa: E402
 from .causal_conv1d import CausalConv1d, causal_conv1d  # noqa: E402
 from .coupling import AffineCoupling, AffineCouplingInverse, affine_coupling, affine_coupling_inverse  # noqa: E402
 from .spline import RQSpline, RQSplineInverse, rq_spline, rq_spline_inverse  # noqa: E402
+from .norm import GroupNormAct, group_norm  # noqa: E402
 
 # The fused kernel ops, listed here once: public name -> Function.
 FUSED = {
@@ -46,7 +47,7 @@ FUSED = {
     "max_pool2d": MaxPool2d, "upsample_nearest2d": UpsampleNearest2d,
     "masked_conv2d": MaskedConv2d, "causal_conv1d": CausalConv1d,
     "affine_coupling": AffineCoupling, "affine_coupling_inverse": AffineCouplingInverse,
-    "rq_spline": RQSpline, "rq_spline_inverse": RQSplineInverse,
+    "rq_spline": RQSpline, "rq_spline_inverse": RQSplineInverse, "group_norm": GroupNormAct,
 }
 
 PUBLIC_OPS = [

@@ -4,6 +4,7 @@ from .masked_conv import *     # noqa: F401,F403
 from .causal_conv1d import *   # noqa: F401,F403
 from .coupling import *        # noqa: F401,F403
 from .spline import *          # noqa: F401,F403
-from . import conv, masked_conv, causal_conv1d, coupling, spline
+from .norm import *            # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling, spline, norm
 
-__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline) for name in mod.__all__]
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, norm) for name in mod.__all__]

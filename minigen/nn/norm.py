@@ -17,12 +17,15 @@ evaluation: in training it uses the batch statistics and updates running estimat
     running_var  <- (1 - momentum) * running_var  + momentum * var * n / (n - 1)
 
 (the unbiased variance, as PyTorch does), and in evaluation it uses the running ones.
-Everything is composed from autograd ops: the gradient through the batch statistics
-comes from the chain rule, with no backward code here.
+BatchNorm and LayerNorm are composed from autograd ops: the gradient through the
+statistics comes from the chain rule, with no backward code here.  GroupNorm runs as one
+fused op (``autograd.ops.group_norm``, equations and backward in
+``kernels/reference/norm.py``), optionally with the SiLU that follows it in a diffusion
+U-Net; ``autograd.ops.norm.group_norm_composite`` is the same layer from primitives.
 """
 import numpy as np
 
-from autograd import Tensor
+from autograd import Tensor, ops
 
 from . import init
 from .module import Module, Parameter
@@ -161,15 +164,21 @@ class GroupNorm(Module):
         num_channels: C.
         eps: added to the variance.
         affine: learn per-channel gamma (init 1) and beta (init 0).
+        activation: None, or "silu" for ``SiLU(GroupNorm(x))`` in one fused pass (the
+            order of every normalisation in a diffusion U-Net).
         dtype: float dtype of the parameters.
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, dtype=np.float32):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, activation=None, *,
+                 dtype=np.float32):
         super().__init__()
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_groups={num_groups} must divide "
                              f"num_channels={num_channels}")
+        if activation not in (None, "silu"):
+            raise ValueError(f"GroupNorm: activation={activation!r} is not allowed: None or 'silu'")
         self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.activation = activation
         self.weight = Parameter(init.ones((num_channels,), dtype)) if affine else None
         self.bias = Parameter(init.zeros((num_channels,), dtype)) if affine else None
 
@@ -177,14 +186,9 @@ class GroupNorm(Module):
         """Args: x (N, C, *). Returns: same shape."""
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm expects (N, {self.num_channels}, ...), got shape {x.shape}")
-        n, g = x.shape[0], self.num_groups
-        xg = x.reshape(n, g, -1)                               # (N, G, C/G * spatial)
-        x_hat, _, _ = standardize(xg, (2,), self.eps)
-        x_hat = x_hat.reshape(x.shape)                         # (N, C, *)
-        if self.weight is None:
-            return x_hat
-        shape = (1, self.num_channels) + (1,) * (x.ndim - 2)   # (1, C, 1, ...)
-        return x_hat * self.weight.reshape(shape) + self.bias.reshape(shape)
+        # x_hat = standardize(x.reshape(N, G, -1), (2,)); y = act(x_hat * gamma + beta), fused
+        return ops.group_norm(x, self.num_groups, self.weight, self.bias, self.eps, self.activation)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.weight is not None}"
+        act = f", activation={self.activation!r}" if self.activation else ""
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.weight is not None}{act}"

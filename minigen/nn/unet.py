@@ -66,10 +66,10 @@ class ResBlock(Module):
 
     def __init__(self, in_channels, out_channels, emb_dim, groups=8, dropout=0.0, *, rng, dtype=np.float32):
         super().__init__()
-        self.norm1 = GroupNorm(min(groups, in_channels), in_channels, dtype=dtype)
+        self.norm1 = GroupNorm(min(groups, in_channels), in_channels, activation="silu", dtype=dtype)
         self.conv1 = Conv2d(in_channels, out_channels, 3, padding=1, rng=rng, dtype=dtype)
         self.emb = Linear(emb_dim, out_channels, rng=rng, dtype=dtype)
-        self.norm2 = GroupNorm(min(groups, out_channels), out_channels, dtype=dtype)
+        self.norm2 = GroupNorm(min(groups, out_channels), out_channels, activation="silu", dtype=dtype)
         self.dropout = Dropout(dropout, rng=rng)
         self.conv2 = _zero(Conv2d(out_channels, out_channels, 3, padding=1, rng=rng, dtype=dtype))
         self.skip = (Conv2d(in_channels, out_channels, 1, rng=rng, dtype=dtype)
@@ -77,9 +77,9 @@ class ResBlock(Module):
         self.act = SiLU()
 
     def forward(self, x, emb):
-        h = self.conv1(self.act(self.norm1(x)))
+        h = self.conv1(self.norm1(x))                                       # norm1 applies SiLU
         h = h + self.emb(self.act(emb)).reshape(len(x), -1, 1, 1)           # (N, C_out, 1, 1)
-        h = self.conv2(self.dropout(self.act(self.norm2(h))))
+        h = self.conv2(self.dropout(self.norm2(h)))
         return (x if self.skip is None else self.skip(x)) + h
 
 
@@ -139,7 +139,7 @@ class UNet(Module):
                 up.append(ModuleList([Upsample(2), Conv2d(ch, ch, 3, padding=1, **kw)]))
                 size = size * 2
         self.up = ModuleList(up)
-        self.norm_out = GroupNorm(min(groups, ch), ch, dtype=dtype)
+        self.norm_out = GroupNorm(min(groups, ch), ch, activation="silu", dtype=dtype)
         self.conv_out = _zero(Conv2d(ch, out_channels or in_channels, 3, padding=1, **kw))
         self.act = SiLU()
 
@@ -178,4 +178,4 @@ class UNet(Module):
                     h = attn(h)
             else:
                 h = layer[1](layer[0](h))                                    # Upsample, conv
-        return self.conv_out(self.act(self.norm_out(h)))
+        return self.conv_out(self.norm_out(h))                              # norm_out applies SiLU

@@ -12,12 +12,14 @@ from autograd.ops.causal_conv1d import causal_conv1d, causal_conv1d_composite
 from autograd.ops.coupling import (affine_coupling, affine_coupling_composite, affine_coupling_inverse,
                                    affine_coupling_inverse_composite)
 from autograd.ops.masked_conv import masked_conv2d, masked_conv2d_composite
+from autograd.ops.norm import group_norm, group_norm_composite
 from autograd.ops.spline import rq_spline, rq_spline_inverse
 from autograd.testing import OpInfo
 from kernels import taps as T
 from kernels.reference import causal_conv1d as RC
 from kernels.reference import coupling as RP
 from kernels.reference import masked_conv as RM
+from kernels.reference import norm as RN
 from kernels.reference import spline as RS
 
 CHECKER = np.array([[[0, 1, 0], [1, 0, 1], [0, 1, 0]]], np.float64)  # (1, 3, 3) checkerboard
@@ -60,6 +62,20 @@ FUSED_TABLE += [
 ]
 
 
+def _group_norm_cases(rng):
+    """x (N, C, *) with (C,) gamma and beta: spatial and flat inputs, G = 2 and 3."""
+    return [(rng.standard_normal(s) * 2 + 1, rng.standard_normal(s[1]), rng.standard_normal(s[1]))
+            for s in [(2, 6, 3, 2), (3, 4), (2, 6, 5)]]
+
+
+FUSED_TABLE += [
+    OpInfo("group_norm", lambda x, g, b: group_norm(x, 2, g, b), _group_norm_cases,
+           lambda x, g, b: RN.group_norm_forward(x, g, b, 2)[0], second_order=False),
+    OpInfo("group_norm_silu", lambda x, g, b: group_norm(x, 2, g, b, act="silu"), _group_norm_cases,
+           lambda x, g, b: RN.group_norm_forward(x, g, b, 2, act="silu")[0], second_order=False),
+]
+
+
 def test_fused_ops_are_registered():
     assert {"masked_conv2d", "causal_conv1d", "affine_coupling", "affine_coupling_inverse"} <= set(ops.FUSED)
 
@@ -97,6 +113,18 @@ def _assert_same_values_and_grads(fused, composite, leaves, rng, rtol=1e-10):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)
     for a, b in zip(ga, gb):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("act", [None, "silu"])
+@pytest.mark.parametrize("shape, groups", [((2, 6, 3, 4), 3), ((3, 4), 1), ((2, 4, 5), 4)])
+def test_group_norm_equals_composite(shape, groups, act):
+    rng = np.random.default_rng(8)
+    leaves = _leaves(rng, [shape, shape[1:2], shape[1:2]])
+    _assert_same_values_and_grads(lambda x, g, b: group_norm(x, groups, g, b, act=act),
+                                  lambda x, g, b: group_norm_composite(x, groups, g, b, act=act), leaves, rng)
+    x = leaves[0]                                                 # without affine parameters
+    _assert_same_values_and_grads(lambda x: group_norm(x, groups, act=act),
+                                  lambda x: group_norm_composite(x, groups, act=act), [x], rng)
 
 
 @pytest.mark.parametrize("mask_type, groups, k", [("A", 1, 5), ("B", 1, 3), ("A", 3, 3), ("B", 3, 1)])
@@ -160,6 +188,7 @@ def test_first_layer_input_without_grad_gets_no_gradient():
     ("MaskedConv2d", lambda x, w: masked_conv2d(x, w, mask_type="B"), [(1, 2, 3, 3), (2, 2, 3, 3)]),
     ("CausalConv1d", lambda x, w: causal_conv1d(x, w, dilation=1), [(1, 2, 4), (2, 2, 2)]),
     ("AffineCoupling", lambda x, s: affine_coupling(x, s, s)[0], [(2, 3), (2, 3)]),
+    ("GroupNormAct", lambda x: group_norm(x, 2, act="silu"), [(2, 4, 3)]),
 ])
 def test_double_backward_raises_and_names_the_composite(name, fn, shapes):
     rng = np.random.default_rng(6)
@@ -174,6 +203,8 @@ def test_composites_support_double_backward():
                   [rng.standard_normal((1, 2, 3, 3)), rng.standard_normal((2, 2, 3, 3))])
     gradgradcheck(lambda s: affine_coupling_composite(Tensor(np.ones((2, 3))), s, s)[0],
                   [rng.standard_normal((2, 3))])
+    gradgradcheck(lambda x, g: group_norm_composite(x, 2, g, act="silu"),
+                  [rng.standard_normal((2, 4, 3)), rng.standard_normal(4)])
 
 
 # ---- the layers built on these ops (minigen.nn.masked) ----------------------------------

@@ -76,6 +76,8 @@ LAYERS = [
     LayerInfo("LayerNorm", lambda r, d: nn.LayerNorm(4, dtype=d), lambda r: [randn(r, 2, 3, 4)]),
     LayerInfo("LayerNorm-2axes", lambda r, d: nn.LayerNorm((3, 4), dtype=d), lambda r: [randn(r, 2, 3, 4)]),
     LayerInfo("GroupNorm", lambda r, d: nn.GroupNorm(2, 4, dtype=d), lambda r: [randn(r, 2, 4, 3)]),
+    LayerInfo("GroupNorm-silu", lambda r, d: nn.GroupNorm(3, 6, activation="silu", dtype=d),
+              lambda r: [randn(r, 2, 6, 3, 2)]),
     LayerInfo("GroupNorm-4d-noaffine", lambda r, d: nn.GroupNorm(1, 2, affine=False, dtype=d),
               lambda r: [randn(r, 2, 2, 2, 2)]),
     LayerInfo("LSTMCell", lambda r, d: nn.LSTMCell(3, 4, rng=r, dtype=d),
