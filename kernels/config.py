@@ -57,6 +57,13 @@ CONV_MACS_PER_ELEMENT = 32
 CONV_WIDE_MIN_CHANNELS = 16
 # ... and the padded grid has at most this many times the output's pixels.
 CONV_WIDE_MAX_WASTE = 2.0
+# 3x3 stride-1 convs use Winograd F(2x2, 3x3) (kernels/cpu/_winograd.py) when both channel
+# counts reach this and the output has at most CONV_WINOGRAD_MAX_PIXELS pixels.  Measured
+# (1 thread, N=64, float32, ms fwd / grad-input / grad-weight, shifted-window -> Winograd):
+# 64->64 8x8 5.1/5.2/6.6 -> 3.0/3.9/4.8; 128->128 4x4 5.5/4.7/6.0 -> 3.3/3.5/3.0;
+# but 32->32 8x8 (N=128) 2.7/2.8/2.8 -> 2.8/3.3/3.4 and 64->64 28x28 43/43/58 -> 44/49/54.
+CONV_WINOGRAD_MIN_CHANNELS = 64
+CONV_WINOGRAD_MAX_PIXELS = 256
 
 # -- masked conv (kernels/cpu/masked_conv.py) and causal conv1d ------------------------------
 # Below this many input channels, masked conv uses im2col on the output grid (a first layer,

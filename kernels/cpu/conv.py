@@ -25,7 +25,10 @@ What makes it fast (measured, see minigen/bench/kernels_conv.py):
   matrix;
 * tiny images (P < ``CONV_MIN_GEMM_COLS``) are batched several per GEMM;
 * grad-weight accumulates into one (Cout, K) partial per thread (GEMM with beta=1),
-  merged serially at the end, never into a shared accumulator.
+  merged serially at the end, never into a shared accumulator;
+* 3x3 stride-1 convolutions with many channels on small images (a diffusion U-Net's 8x8
+  and 4x4) go to Winograd F(2x2, 3x3) instead (``_winograd.py``: 2.25x fewer
+  multiplications, 16 GEMMs in a transform domain; ``_use_winograd`` and kernels/config.py).
 
 The transposed convolution is these same three kernels with roles swapped (its forward
 is conv2d's grad-input, and so on).  Pooling and upsampling are re-exported from the
@@ -53,6 +56,7 @@ from ._im2col import (CBLAS_NO_TRANS, CBLAS_TRANS, HAS_BLAS, address, blas_resto
                       blas_single_thread, col2im, gemm, im2col, images_to_wide, pad_images,
                       unpad_images, wide_to_images)
 from ._numba import njit, split_range, use_parallel
+from . import _winograd
 
 __all__ = list(ref.__all__)
 
@@ -62,6 +66,8 @@ CONV_COLS_BYTES = config.CONV_COLS_BYTES
 CONV_MACS_PER_ELEMENT = config.CONV_MACS_PER_ELEMENT
 CONV_WIDE_MIN_CHANNELS = config.CONV_WIDE_MIN_CHANNELS
 CONV_WIDE_MAX_WASTE = config.CONV_WIDE_MAX_WASTE
+CONV_WINOGRAD_MIN_CHANNELS = config.CONV_WINOGRAD_MIN_CHANNELS
+CONV_WINOGRAD_MAX_PIXELS = config.CONV_WINOGRAD_MAX_PIXELS
 
 _NT, _T = CBLAS_NO_TRANS, CBLAS_TRANS
 
@@ -338,6 +344,12 @@ def _use_wide(g):
     return min(g.C, g.Cout) >= CONV_WIDE_MIN_CHANNELS and waste <= CONV_WIDE_MAX_WASTE
 
 
+def _use_winograd(g):
+    """3x3 stride-1 with many channels on a small image: Winograd F(2x2, 3x3) (config's numbers)."""
+    return (_winograd.usable(g) and min(g.C, g.Cout) >= CONV_WINOGRAD_MIN_CHANNELS
+            and g.OH * g.OW <= CONV_WINOGRAD_MAX_PIXELS)
+
+
 def _is_direct_g(g):
     return g.KH == g.KW == g.sh == g.sw == 1 and g.ph == g.pw == 0
 
@@ -436,6 +448,8 @@ def _tap_major(w, g):
 
 def _forward(x, w, b, g):
     """y (N, Cout, OH, OW) = conv2d(x, w) + b on a validated geometry ``g``."""
+    if _use_winograd(g):
+        return _winograd.forward(x, w, b, g)
     x = np.ascontiguousarray(x)
     b = np.zeros(0, x.dtype) if b is None else np.ascontiguousarray(b)
     y = np.empty((g.N, g.Cout, g.OH * g.OW), dtype=x.dtype)          # (N, Cout, P)
@@ -456,6 +470,8 @@ def _forward(x, w, b, g):
 
 def _grad_input(gy, w, g):
     """gx (N, C, H, W) = conv2d's adjoint applied to gy on geometry ``g``."""
+    if _use_winograd(g):
+        return _winograd.grad_input(gy, w, g)
     gy = np.ascontiguousarray(gy).reshape(g.N, g.Cout, g.OH * g.OW)  # (N, Cout, P)
     gx = np.empty((g.N, g.C, g.H, g.W), dtype=gy.dtype)
     nt = _threads(g)
@@ -475,6 +491,8 @@ def _grad_input(gy, w, g):
 
 def _grad_weight(x, gy, g):
     """gw (Cout, C, KH, KW) = sum_n gy[n] @ cols(x[n])^T on geometry ``g``."""
+    if _use_winograd(g):
+        return _winograd.grad_weight(x, gy, g)
     x = np.ascontiguousarray(x)
     gy = np.ascontiguousarray(gy).reshape(g.N, g.Cout, g.OH * g.OW)  # (N, Cout, P)
     nt = _threads(g)

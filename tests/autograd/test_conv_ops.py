@@ -87,6 +87,16 @@ def test_layer_sized_directional(stride, padding, dilation, bias):
     gradgradcheck(f, args, mode="directional")
 
 
+def test_winograd_sized_directional(monkeypatch):
+    """The Winograd F(2x2, 3x3) path (64+ channels, small image): gradients of orders 1 and 2."""
+    from kernels.cpu import conv as C
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((2, 64, 5, 4)), rng.standard_normal((64, 64, 3, 3)) / 24, rng.standard_normal(64)
+    assert C._use_winograd(R.checked_geometry("conv2d", dict(x=x, w=w), 1, 1, 1, x.shape, w.shape))
+    gradcheck(lambda x, w, b: conv2d(x, w, b, 1, 1), [x, w, b], mode="directional", n_directions=3)
+    gradgradcheck(lambda x, w: conv2d(x, w, None, 1, 1), [x, w], mode="directional")
+
+
 # ------------------------------------------------------------------------------------------
 # The composite twin: the same conv from pad, strided slices, transposes and matmuls
 # ------------------------------------------------------------------------------------------

@@ -221,6 +221,57 @@ def test_conv_transpose_numba_matches_reference(cfg, dtype):
            R.conv_transpose2d_grad_weight(x, gy, wt.shape, s, p, op, d), dtype)
 
 
+WINOGRAD = [  # (n, cin, cout, h, w, padding): 3x3 stride-1 convs that take Winograd F(2x2, 3x3)
+    (2, 64, 64, 8, 8, 1),                            # the diffusion U-Net's 8x8
+    (3, 64, 72, 4, 4, 1),                            # 4x4, Cout not a multiple of the SIMD width
+    (2, 65, 64, 5, 7, 1),                            # odd sizes: half tiles at the right and bottom
+    (1, 64, 64, 6, 5, 0),                            # 'valid' padding
+    (2, 64, 64, 3, 3, 2),                            # padding 2
+    (1, 64, 64, 1, 1, 1),                            # a 1x1 image: one tile, mostly padding
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", WINOGRAD, ids=range(len(WINOGRAD)))
+def test_winograd_path_matches_reference(cfg, dtype):
+    n, cin, cout, h, w, p = cfg
+    x, wt, b = _problem(np.random.default_rng(5), n, cin, cout, h, w, 3, 3, dtype)
+    assert C._use_winograd(R.checked_geometry("conv2d", dict(x=x, w=wt), 1, p, 1, x.shape, wt.shape))
+    test_numba_matches_reference((n, cin, cout, h, w, 3, 3, 1, p, 1), dtype)
+    gy = np.random.default_rng(6).standard_normal((n, cin, h, w)).astype(dtype)   # transposed conv: roles swapped
+    wt_t = np.ascontiguousarray(wt.transpose(1, 0, 2, 3))
+    if p <= 1:
+        _close(C.conv_transpose2d_forward(gy, wt_t, b, 1, p), R.conv_transpose2d_forward(gy, wt_t, b, 1, p), dtype)
+
+
+@pytest.mark.parametrize("cfg", [CONFIGS[i] for i in (0, 2, 6, 8, 12, 13)] + [(17, 3, 5, 4, 4, 3, 3, 1, 1, 1)])
+def test_winograd_transforms_on_any_channel_count(cfg, monkeypatch):
+    """With the channel threshold at 1, every 3x3 stride-1 case of the table runs through Winograd."""
+    monkeypatch.setattr(C, "CONV_WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(C, "CONV_WINOGRAD_MAX_PIXELS", 10 ** 6)
+    n, cin, cout, h, w, kh, kw, s, p, d = cfg
+    x = np.zeros((n, cin, h, w))
+    g = R.checked_geometry("conv2d", dict(x=x, w=np.zeros((cout, cin, kh, kw))), s, p, d, x.shape, (cout, cin, kh, kw))
+    assert C._use_winograd(g) == (kh == kw == 3 and s == 1 and d == 1)
+    for dtype in (np.float32, np.float64):
+        test_numba_matches_reference(cfg, dtype)
+
+
+def test_winograd_results_do_not_alias_its_scratch_buffers():
+    """Outputs are fresh arrays: a second call (same shapes, other values) leaves the first intact."""
+    rng = np.random.default_rng(7)
+    for shape in [(1, 64, 1, 1), (2, 64, 4, 4)]:
+        w = rng.standard_normal((64, 64, 3, 3))
+        x1, x2 = rng.standard_normal(shape), rng.standard_normal(shape)
+        y1 = C.conv2d_forward(x1, w, None, 1, 1)
+        g1 = C.conv2d_grad_input(x1, w, shape, 1, 1)
+        keep_y, keep_g = y1.copy(), g1.copy()
+        C.conv2d_forward(x2, w, None, 1, 1), C.conv2d_grad_input(x2, w, shape, 1, 1)
+        C.conv2d_grad_weight(x2, x2, w.shape, 1, 1)
+        np.testing.assert_array_equal(y1, keep_y)
+        np.testing.assert_array_equal(g1, keep_g)
+
+
 def test_non_contiguous_inputs_and_workspace_reuse():
     """Non-contiguous inputs are copied once; a cached workspace of another size/dtype is safe."""
     rng = np.random.default_rng(4)
@@ -258,7 +309,11 @@ def test_runs_as_plain_python_with_jit_disabled():
             "        a, b = (gy, x) if f == 'conv2d_grad_input' else (x, gy)\n"
             "        shape = x.shape if f == 'conv2d_grad_input' else w.shape\n"
             "        args = (a, w, shape) if f == 'conv2d_grad_input' else (a, b, shape)\n"
-            "        assert np.allclose(getattr(C, f)(*args, s, 1), getattr(R, f)(*args, s, 1))\n")
+            "        assert np.allclose(getattr(C, f)(*args, s, 1), getattr(R, f)(*args, s, 1))\n"
+            "x = rng.standard_normal((1, 64, 3, 2)); w = rng.standard_normal((64, 64, 3, 3))\n"   # Winograd
+            "assert np.allclose(C.conv2d_forward(x, w, None, 1, 1), R.conv2d_forward(x, w, None, 1, 1))\n"
+            "gy = rng.standard_normal((1, 64, 3, 2))\n"
+            "assert np.allclose(C.conv2d_grad_weight(x, gy, w.shape, 1, 1), R.conv2d_grad_weight(x, gy, w.shape, 1, 1))\n")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True, timeout=120)
