@@ -26,7 +26,8 @@ ON_DEVICE = {"rbm", "dbm", "ebm", "pixelcnn", "vae", "realnvp", "independent", "
              "gated-pixelcnn", "row-lstm", "diagonal-bilstm", "gan", "wgan-gp", "dcgan",
              "autoencoder", "sparse-autoencoder", "denoising-autoencoder", "vq-vae",
              "nice", "maf", "iaf", "glow", "planar", "wavenet", "cgan", "wgan", "cyclegan", "vae-gan", "ddpm",
-             "phi4", "spline-flow", "gsn", "seq2seq-autoencoder", "stacked-autoencoder", "vq-vae-prior"}
+             "phi4", "spline-flow", "gsn", "seq2seq-autoencoder", "stacked-autoencoder", "vq-vae-prior",
+             "latent-diffusion"}
 
 
 def rows():

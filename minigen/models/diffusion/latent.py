@@ -37,7 +37,7 @@ import os
 
 import numpy as np
 
-from autograd import Tensor, as_numpy
+from autograd import Tensor, as_numpy, to_device
 
 from ... import plots
 from ...nn import Embedding, LayerNorm, Linear, Module, ModuleList, Parameter, SiLU, init
@@ -68,10 +68,11 @@ class Denoiser(Module):
         self.act = SiLU()
 
     def forward(self, z, t, y=None):
-        e = Tensor(timestep_embedding(t, self.hidden).astype(self.dtype))
+        e = Tensor(to_device(timestep_embedding(t, self.hidden).astype(self.dtype), z.device))
         e = self.time[1](self.act(self.time[0](e)))
         if self.label is not None:
-            e = e + self.label(np.full(len(t), self.num_classes) if y is None else np.asarray(y))
+            labels = np.full(len(t), self.num_classes) if y is None else np.asarray(y)
+            e = e + self.label(labels if z.device == "cpu" else to_device(labels, z.device))
         h = self.inp(z)
         for norm, first, second in self.blocks:
             h = h + second(self.act(first(self.act(norm(h) + e))))
@@ -162,22 +163,28 @@ class LatentDiffusion(DiffusionModel):
     def encode(self, x):
         """Standardised codes (N, J) of integer images: (mu(x) - mean) / std."""
         z = np.asarray(self.autoencoder.posterior_mean(np.asarray(as_numpy(x))), np.float64)
-        if not self.code_stats_set.data:                     # the first training batch sets the statistics
-            self.code_mean.data = z.mean(axis=0).astype(self.dtype)
-            self.code_std.data = (z.std(axis=0) + 1e-3).astype(self.dtype)
-            self.code_stats_set.data = np.ones((), self.dtype)
-        return ((z - self.code_mean.data) / self.code_std.data).astype(self.dtype)
+        if not as_numpy(self.code_stats_set.data):          # the first training batch sets the statistics
+            self.code_mean.data = to_device(z.mean(axis=0).astype(self.dtype), self.device)
+            self.code_std.data = to_device((z.std(axis=0) + 1e-3).astype(self.dtype), self.device)
+            self.code_stats_set.data = to_device(np.ones((), self.dtype), self.device)
+        mean, std = as_numpy(self.code_mean.data), as_numpy(self.code_std.data)    # codes live on the host
+        return ((z - mean) / std).astype(self.dtype)
 
     def decode(self, z):
         """Integer images from standardised codes: the decoder's mean, rounded to a level."""
-        mean = self.autoencoder.decode_mean((z * self.code_std.data + self.code_mean.data).astype(self.dtype))
+        z = np.asarray(as_numpy(z)) * as_numpy(self.code_std.data) + as_numpy(self.code_mean.data)
+        mean = self.autoencoder.decode_mean(z.astype(self.dtype))
         L = self.num_levels
         return np.clip(np.rint(np.asarray(mean) * (L - 1)), 0, L - 1).astype(np.int64)
 
     def network(self, zt, t, y=None):
         """(eps_theta, log sigma_t^2 = log beta~_t), as ``DDPM.network`` (the samplers' interface)."""
-        zt = zt if isinstance(zt, Tensor) else Tensor(np.asarray(zt, self.dtype))
-        return self.denoiser(zt, t, y), Tensor(self.schedule.variance("small", t, 2).astype(self.dtype))
+        zt = zt if isinstance(zt, Tensor) else self.tensor(zt)
+        return self.denoiser(zt, t, y), self.tensor(self.schedule.variance("small", t, 2))
+
+    def tensor(self, a):
+        """A host array as a Tensor of the model's dtype on the model's device."""
+        return Tensor(to_device(np.asarray(a, self.dtype), self.device))
 
     # -- the protocol -------------------------------------------------------------------------
     def _mse(self, x, y, rng, drop):
@@ -188,7 +195,7 @@ class LatentDiffusion(DiffusionModel):
             y = np.asarray(as_numpy(y)).astype(np.int64)
             y = np.where(rng.random(len(y)) < self.p_uncond, self.num_classes, y) if drop else y
         zt = self.schedule.q_sample(z0, t, eps)
-        d = self.network(zt, t, y if self.num_classes else None)[0] - Tensor(eps)
+        d = self.network(zt, t, y if self.num_classes else None)[0] - self.tensor(eps)
         return (d * d).mean()                                # Ho et al. eq. 14, on the codes
 
     def loss(self, batch):
