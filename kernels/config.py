@@ -38,12 +38,21 @@ KERNELS = kernels_choice(os.environ.get("MINIGEN_KERNELS", ""))
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 # Below this many output elements a kernel runs serially: launching a Numba parallel
-# region costs ~19 us with the workqueue layer (docs/performance.md), more than small work.
+# region costs ~19 us (docs/performance.md), more than small work.
 PARALLEL_MIN_ELEMENTS = 100_000
 
-# Numba threading layer. 'omp' busy-waits and fights OpenBLAS's threads on 2 cores;
-# 'workqueue' does not (docs/performance.md, "Threads").
-THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER", "workqueue")
+# Numba threading layer: GNU OpenMP with passive waiting, else workqueue (docs/performance.md,
+# "Threads").  Measured, diffusion U-Net training step on the 2-core machine, idle / with another
+# process busy on one core: workqueue 554 / 582 ms (its workers wake too slowly after the main
+# thread ran NumPy, so parallel regions barely overlap), omp with libgomp's default spinning
+# 391 / 1091, omp passive 396 / 526, one thread 525 / 552.
+THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER", "default")
+THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+# Idle OpenMP workers sleep at once instead of spinning: a spinning worker takes the core that
+# another process (or OpenBLAS) needs.  Read by each libgomp when it loads; a value the user
+# set is kept.  ``OMP_WAIT_POLICY_SET_HERE`` lets the benchmark give PyTorch its own default.
+OMP_WAIT_POLICY_SET_HERE = "OMP_WAIT_POLICY" not in os.environ
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # -- dense convolution (kernels/cpu/conv.py), tuned on the project's 2-core AVX-512 machines --
 # A GEMM narrower than this many columns runs far below peak: batch small images.

@@ -9,6 +9,7 @@ import numba
 from .. import config
 
 numba.config.THREADING_LAYER = config.THREADING_LAYER
+numba.config.THREADING_LAYER_PRIORITY = config.THREADING_LAYER_PRIORITY
 
 
 def njit(*args, parallel=False, **kwargs):
@@ -19,6 +20,19 @@ def njit(*args, parallel=False, **kwargs):
     if args and callable(args[0]):
         return numba.njit(parallel=parallel, **kwargs)(args[0])
     return numba.njit(*args, parallel=parallel, **kwargs)
+
+
+@numba.njit(parallel=True, cache=False)
+def _touch_pool(a):
+    for i in numba.prange(a.size):
+        a[i] = i
+
+
+def threading_layer():
+    """The threading layer Numba chose ('omp' or 'workqueue'; it is picked at the first launch)."""
+    import numpy as np
+    _touch_pool(np.zeros(2))
+    return numba.threading_layer()
 
 
 def use_parallel(n_elements):

@@ -239,9 +239,12 @@ def _nchw(a):
     return out
 
 
-def _weights(w):
-    """U (16, C, Cout) = G w G^T at each position of the 4x4 domain (one (16, 9) GEMM)."""
+def _weights(w, transposed=False):
+    """U (16, C, Cout) = G w G^T at each position of the 4x4 domain (one (16, 9) GEMM);
+    ``transposed``: U^T (16, Cout, C), what grad_input multiplies by."""
     Cout, C = w.shape[:2]
+    if transposed:
+        return (GG.astype(w.dtype) @ np.ascontiguousarray(w).reshape(Cout * C, 9).T).reshape(16, Cout, C)
     w9 = np.ascontiguousarray(w.transpose(1, 0, 2, 3)).reshape(C * Cout, 9)  # row c*Cout + o
     return (GG.astype(w.dtype) @ w9.T).reshape(16, C, Cout)
 
@@ -277,9 +280,9 @@ def grad_input(gy, w, g):
     """gx (N, C, H, W): the adjoint of ``forward`` applied to gy."""
     TH, TW = _tiles(g)
     T = g.N * TH * TW
-    GM, U = _gm(gy, g, TH, TW), _weights(w)
+    GM, Ut = _gm(gy, g, TH, TW), _weights(w, transposed=True)
     GV = _scratch("V", (16, T, g.C), gy.dtype, planes=True)
-    _gemm16(gy.itemsize == 8, _NT, _T, GM, U, GV, T, g.C, g.Cout, g.Cout, g.Cout)
+    _gemm16(gy.itemsize == 8, _NT, _NT, GM, Ut, GV, T, g.C, g.Cout, g.Cout, g.C)
     gxpad = _scratch("frame", (g.N, 2 * TH + 2, 2 * TW + 2, g.C), gy.dtype)
     _from_gv(GV, TH, TW, gxpad)
     return _nchw(gxpad[:, g.ph:g.ph + g.H, g.pw:g.pw + g.W, :])

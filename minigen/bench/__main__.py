@@ -1,14 +1,19 @@
-"""``python -m minigen.bench {autograd,kernels,models} [--repeat N] [--only SUBSTRING]``.
+"""``python -m minigen.bench {autograd,kernels,models} [--repeat N] [--only SUBSTRING] [--processes K]``.
 
 Prints medians and the ratio minigen/PyTorch (below 1 = faster than PyTorch) when
 PyTorch is installed (``pip install torch==2.13.0``).  Benchmarks, not tests.
+
+``--processes K`` (K >= 2) times each engine alone in K fresh processes per case,
+interleaved, and prints the median ratio with its spread and the peak memory of a
+training step (``_isolated.py``); without it both engines share one process (quick look).
 """
 import argparse
 import importlib
 import json
 import sys
 
-from ._timing import geomean, run_cases, threads_note
+from ._isolated import child, run_isolated
+from ._timing import geomean, run_cases, threads_note, torch_or_none
 
 SUITES = {
     "autograd": ["minigen.bench.autograd_overhead"],
@@ -27,6 +32,11 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=15, help="timed runs per measurement (median)")
     p.add_argument("--only", default="", help="run only cases whose name contains this")
     p.add_argument("--json", default="", help="also write the rows to this JSON file")
+    p.add_argument("--processes", type=int, default=1,
+                   help="K >= 2: each engine alone in K fresh processes per case, interleaved")
+    p.add_argument("--exact", default="", help=argparse.SUPPRESS)       # a child: this case only
+    p.add_argument("--engine", choices=["minigen", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.device != "cpu":
         from kernels.backend import HAS_CUPY
@@ -41,12 +51,19 @@ def main(argv=None):
             print(f"(skipping {modname}: {e})", file=sys.stderr)
             continue
         cases.extend(mod.cases(args.device))
-    cases = [c for c in cases if args.only in c["name"]]
+    cases = [c for c in cases if args.only in c["name"] and (not args.exact or c["name"] == args.exact)]
     if args.device != "cpu":  # time finished GPU work: synchronise after each minigen call
         from .kernels_gpu import synchronized
         cases = [synchronized(c) for c in cases]
+    if args.engine:                                                  # a child of --processes
+        child(cases, args.engine, args.repeat, args.json, memory=args.memory)
+        return 0
     print(threads_note())
-    rows = run_cases(cases, repeat=args.repeat)
+    if args.processes >= 2:
+        rows = run_isolated(args.suite, [c["name"] for c in cases], args.processes, args.repeat,
+                            args.device, has_torch=torch_or_none() is not None)
+    else:
+        rows = run_cases(cases, repeat=args.repeat)
     g = geomean([r["ratio"] for r in rows if r["pass"] == "fwd+bwd"])
     if g:
         print(f"geometric mean of fwd+bwd ratios: {g:.2f}")

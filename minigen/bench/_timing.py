@@ -15,11 +15,23 @@ import time
 
 
 def torch_or_none():
-    """Return the ``torch`` module when installed (optional oracle), else None."""
+    """Return the ``torch`` module when installed (optional oracle), else None.
+
+    PyTorch is imported with its own OpenMP default (libgomp reads OMP_WAIT_POLICY when it
+    loads), not the passive waiting kernels/config.py sets for Numba's pool.
+    """
+    import os
+    from kernels import config
+    ours = config.OMP_WAIT_POLICY_SET_HERE and os.environ.get("OMP_WAIT_POLICY") == "PASSIVE"
+    if ours:
+        del os.environ["OMP_WAIT_POLICY"]
     try:
         import torch
     except ImportError:
         return None
+    finally:
+        if ours:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return torch
 
 
@@ -85,7 +97,9 @@ def threads_note():
     import kernels.cpu  # noqa: F401  (sets the threading layer from kernels/config.py)
     torch = torch_or_none()
     t = f"torch {torch.__version__} threads={torch.get_num_threads()}" if torch else "torch not installed"
-    return (f"numba threads={numba.get_num_threads()} layer={numba.config.THREADING_LAYER}; {t}; "
+    from kernels.cpu._numba import threading_layer
+    return (f"numba threads={numba.get_num_threads()} layer={threading_layer()} "
+            f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; {t}; "
             f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}")
 
 
