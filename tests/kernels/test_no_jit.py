@@ -71,6 +71,15 @@ def _cases(rng, dtype):
             ("rq_spline_inverse", (v, sw, sh, sd, 3.0), {}),
             ("rq_spline_backward", (g2, gl2, v, sw, sh, sd, 3.0), {}),
             ("rq_spline_inverse_backward", (g2, gl2, v, sw, sh, sd, 3.0), {})]
+    x, g, b = r(2, 6, 3, 2), r(6), r(6)                                            # group norm, G = 3
+    _, mean, rstd = kernels.reference.group_norm_forward(x, g, b, 3)
+    out += [("group_norm_forward", (x, g, b, 3, 1e-5, "silu"), {}),
+            ("group_norm_backward", (r(2, 6, 3, 2), x, g, b, mean, rstd, 3, "silu"), {})]
+    for cin in (1, 64):                          # the Winograd path at 64 channels and a 3x3 image
+        x, w = r(1, cin, 3, 3), r(64, cin, 3, 3)
+        out += [("conv2d_forward", (x, w, None, 1, 1), {}),
+                ("conv2d_grad_input", (r(1, 64, 3, 3), w, x.shape, 1, 1), {}),
+                ("conv2d_grad_weight", (x, r(1, 64, 3, 3), w.shape, 1, 1), {})]
     return out
 
 
