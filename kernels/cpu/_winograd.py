@@ -36,10 +36,10 @@ import threading
 import numpy as np
 from numba import prange
 
+from ._im2col import CBLAS_NO_TRANS as _NT
+from ._im2col import CBLAS_TRANS as _T
 from ._im2col import address, blas_restore_threads, blas_single_thread, gemm
 from ._numba import njit
-
-_NT, _T = 111, 112   # CBLAS_NO_TRANS, CBLAS_TRANS
 
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 #: kron(G, G) (16, 9): U[4a+b] = sum_ij G[a,i] G[b,j] g[i,j], all weights in one GEMM.
