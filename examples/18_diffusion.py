@@ -19,8 +19,8 @@ Ho & Salimans 2022) through the run layer and then
    reverse chain x_T -> x_0, DDIM samples from one x_T with S = 5 .. 50 steps and the FID
    of each S (digit-classifier features), and one row per class at guidance w = 0, 1, 3.
 
-The full network of the README (``digits-reference``: base 64, T = 1000, 70 epochs) takes an
-hour or more on a CPU; here the same model at base 32 with T = 200 trains for 20 epochs (320
+The full network of the README (``digits-reference``: base 64, T = 1000, 250 epochs) takes
+about 50 minutes on one core; here the same model at base 32 with T = 200 trains for 20 epochs (320
 steps). Not timed as written: the same network at T = 1000 trained 320 steps in 16 minutes on a
 2-core machine shared with other jobs (its samples already look like digits); the pictures
 add a few minutes.
