@@ -1,8 +1,9 @@
 """The benchmark harness (not timings): the isolated runner's table, peak memory, one-engine children."""
 import json
+import os
+import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from minigen.bench import _isolated
@@ -26,10 +27,16 @@ def test_table_reports_medians_spread_and_flags_wide_ratios():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="resets the high-water mark through /proc")
 def test_peak_memory_sees_what_a_step_allocates():
-    def step(state):
-        state["keep"] = np.ones(40 * 2 ** 20 // 8)                 # 40 MiB, touched
-    mb = _isolated.peak_mb(step, {}, steps=1)
-    assert 35 < mb < 80
+    """In a fresh process with the harness's malloc setting (in this one, freed heap memory of
+    earlier tests would be reused and the resident set would not grow)."""
+    code = ("import numpy as np; from minigen.bench import _isolated\n"
+            "def step(state): state['keep'] = np.ones(40 * 2 ** 20 // 8)   # 40 MiB, touched\n"
+            "print(_isolated.peak_mb(step, {}, steps=1))\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert 35 < float(out) < 80
 
 
 def test_a_child_times_only_its_engine(tmp_path):
