@@ -5,6 +5,7 @@ Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as plain Python (pdb, coverage).
 from types import FunctionType
 
 import numba
+import numpy as np
 
 from .. import config
 
@@ -22,15 +23,15 @@ def njit(*args, parallel=False, **kwargs):
     return numba.njit(*args, parallel=parallel, **kwargs)
 
 
-@numba.njit(parallel=True, cache=False)
+@njit(parallel=True)
 def _touch_pool(a):
     for i in numba.prange(a.size):
         a[i] = i
 
 
 def threading_layer():
-    """The threading layer Numba chose ('omp' or 'workqueue'; it is picked at the first launch)."""
-    import numpy as np
+    """The threading layer Numba chose ('omp' or 'workqueue'): it is picked at the first
+    parallel launch, so launch a trivial one first."""
     _touch_pool(np.zeros(2))
     return numba.threading_layer()
 

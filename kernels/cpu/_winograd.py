@@ -192,12 +192,6 @@ def usable(g):
     return g.KH == g.KW == 3 and g.sh == g.sw == 1 and g.dh == g.dw == 1
 
 
-def workspace_bytes(g, itemsize):
-    """Bytes of the two transform-domain arrays a pass holds (V and M: 16 rows per tile)."""
-    TH, TW = (g.OH + 1) // 2, (g.OW + 1) // 2
-    return 16 * g.N * TH * TW * (g.C + g.Cout) * itemsize
-
-
 def _tiles(g):
     return (g.OH + 1) // 2, (g.OW + 1) // 2
 
