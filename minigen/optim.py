@@ -20,8 +20,13 @@ Implementation notes, for readers who care about speed:
   the CPU, CuPy on the GPU), outside autograd: an update is not part of any graph.
 * Every NumPy call writes into an existing buffer (``out=`` or an in-place operator),
   so a step allocates nothing after the first one (except the L2 ``weight_decay`` term
-  of Adam and RMSprop). Each line is one pass over memory; the plain formula stands
-  beside it in a comment.
+  of RMSprop). Each line is one pass over memory; the plain formula stands beside it
+  in a comment.
+* Adam and AdamW, which every model trains with, run as one fused pass per parameter
+  (``autograd.ops.adam_step``, i.e. ``kernels.adam_step``: Numba on the CPU, one CUDA
+  kernel on the GPU) instead of about ten NumPy passes; its NumPy twin,
+  ``kernels/reference/optim.py``, is the same update written line by line. Both give
+  the same bits, so a checkpoint's state and a resumed run are unchanged by it.
 * Gradients are read, never written: two leaves may share one gradient array (the
   engine hands ``gy`` itself to both inputs of an ``Add``), so an in-place change to
   one ``p.grad`` could silently change another.
@@ -39,6 +44,7 @@ from numbers import Real
 import numpy as np
 
 from autograd import Tensor, as_numpy, get_array_module, is_cupy
+from autograd.ops import adam_step
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm", "grad_norm"]
 
@@ -65,6 +71,8 @@ class Optimizer:
         state: dict from parameter index (its position over all groups, in order) to
             that parameter's state dict (arrays and step counts), filled lazily.
     """
+
+    scratch = True  # update() gets a work buffer like p (Adam's fused kernel needs none)
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -126,7 +134,7 @@ class Optimizer:
                 raise ValueError(f"gradient of shape {g.shape} for a parameter of shape {p.data.shape}")
             if i not in self.state:
                 self.state[i] = self.init_state(p.data, group)
-            self.update(p.data, g, self.state[i], group, self._buffer(i, p.data))
+            self.update(p.data, g, self.state[i], group, self._buffer(i, p.data) if self.scratch else None)
 
     def _buffer(self, i, p):
         """A scratch array like ``p`` (reused every step, so updates allocate nothing)."""
@@ -317,6 +325,7 @@ class Adam(Optimizer):
     """
 
     decoupled = False  # AdamW sets True
+    scratch = False    # the fused update needs no work buffer
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
@@ -326,29 +335,14 @@ class Adam(Optimizer):
         return {"step": 0, "exp_avg": xp.zeros_like(p), "exp_avg_sq": xp.zeros_like(p)}
 
     def update(self, p, g, state, group, buf):
-        xp = get_array_module(p)
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        # One fused pass over p, g, m, v (kernels/cpu/optim.py; kernels/gpu/optim.py on a GPU).
+        # Its NumPy twin, kernels/reference/optim.py, is this update written line by line
+        # with the equations beside it: read that one.
+        (beta1, beta2) = group["betas"]
         state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        if wd and self.decoupled:
-            p *= 1.0 - lr * wd                                  # p = p - lr * wd * p   (AdamW)
-        elif wd:
-            g = g + wd * p                                      # g = g + wd * p        (L2)
-        m *= beta1                                              # m = beta1 * m + (1 - beta1) * g
-        m += xp.multiply(g, 1.0 - beta1, out=buf)
-        v *= beta2                                              # v = beta2 * v + (1 - beta2) * g^2
-        xp.multiply(g, g, out=buf)
-        buf *= 1.0 - beta2
-        v += buf
-        bias1, bias2 = 1.0 - beta1 ** t, 1.0 - beta2 ** t
-        step_size = lr / bias1
-        denom = xp.sqrt(v, out=buf)                             # denom = sqrt(v) / sqrt(bias2) + eps
-        denom *= 1.0 / math.sqrt(bias2)
-        denom += eps
-        update = xp.divide(m, denom, out=buf)                   # p = p - step_size * m / denom
-        update *= step_size
-        p -= update
+        adam_step(p, g, state["exp_avg"], state["exp_avg_sq"], lr=group["lr"], beta1=beta1, beta2=beta2,
+                  eps=group["eps"], weight_decay=group["weight_decay"], decoupled=self.decoupled,
+                  step=state["step"])
 
 
 class AdamW(Adam):

@@ -10,9 +10,12 @@ in ``PUBLIC_OPS`` and ``FUSED`` has an entry in the op table, so nothing escapes
 gradient check.
 
 Also re-exported for the layers above (``minigen`` never imports ``kernels``):
-``taps`` (the live-tap lists of masked and causal convs, ``kernels.taps``) and
-``pair`` (an int-or-pair argument checker of the conv layers).
+``taps`` (the live-tap lists of masked and causal convs, ``kernels.taps``),
+``pair`` (an int-or-pair argument checker of the conv layers) and ``adam_step``
+(``kernels.adam_step``: one fused Adam / AdamW update of raw arrays p, m, v in place,
+what ``minigen.optim.Adam`` runs; not an op, nothing is recorded or differentiated).
 """
+from kernels import adam_step  # noqa: F401  (re-exported: minigen.optim's fused update)
 from kernels import taps  # noqa: F401  (re-exported: minigen.nn.masked builds its masks with it)
 
 from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximum, Mul, Neg, Pow,

@@ -9,6 +9,8 @@ from .causal_conv1d import *   # noqa: F401,F403
 from .coupling import *        # noqa: F401,F403
 from .spline import *          # noqa: F401,F403
 from .norm import *            # noqa: F401,F403
-from . import conv, masked_conv, causal_conv1d, coupling, spline, norm
+from .optim import *           # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling, spline, norm, optim
 
-__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, norm) for name in mod.__all__]
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, norm, optim)
+           for name in mod.__all__]

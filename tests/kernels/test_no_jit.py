@@ -80,6 +80,11 @@ def _cases(rng, dtype):
         out += [("conv2d_forward", (x, w, None, 1, 1), {}),
                 ("conv2d_grad_input", (r(1, 64, 3, 3), w, x.shape, 1, 1), {}),
                 ("conv2d_grad_weight", (x, r(1, 64, 3, 3), w.shape, 1, 1), {})]
+    p, g = r(3, 5), r(3, 5)                          # Adam: p, m, v are updated in place (compared)
+    for wd, decoupled in [(0.0, False), (0.1, False), (0.1, True)]:
+        out.append(("adam_step", (p, g, r(3, 5), np.abs(r(3, 5))),
+                    dict(lr=1e-2, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=wd, decoupled=decoupled,
+                         step=3)))
     return out
 
 
@@ -98,9 +103,13 @@ def run_all():
         causal_conv1d.BLOCK_T = 4 if parallel else config.CAUSAL_CONV_BLOCK_T
         for dtype in (np.float32, np.float64):
             for name, args, kwargs in _cases(np.random.default_rng(0), dtype):
-                got = getattr(kernels.cpu, name)(*args, **kwargs)
-                want = getattr(R, name)(*args, **kwargs)
-                for g, w in zip(*(v if isinstance(v, tuple) else (v,) for v in (got, want))):
+                cargs, rargs = ([a.copy() if isinstance(a, np.ndarray) else a for a in args] for _ in "cr")
+                got = getattr(kernels.cpu, name)(*cargs, **kwargs)
+                want = getattr(R, name)(*rargs, **kwargs)
+                got, want = (v if isinstance(v, tuple) else (v,) for v in (got, want))
+                # the outputs, and the inputs a kernel updates in place
+                changed = [(a, b) for a, b in zip(cargs, rargs) if isinstance(a, np.ndarray)]
+                for g, w in list(zip(got, want)) + changed:
                     if g is None or w is None:
                         assert g is None and w is None, name
                         continue

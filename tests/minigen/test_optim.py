@@ -384,3 +384,32 @@ def test_empty_parameter_lists_are_rejected(params):
 def test_invalid_schedule_arguments_are_rejected(make, named):
     with pytest.raises(ValueError, match=re.escape(named) + " is invalid"):
         make(_opt())
+
+
+# ----------------------------------------------------------------------------- the fused Adam kernel
+
+
+@pytest.mark.parametrize("cls,kw", [(Adam, {}), (Adam, dict(weight_decay=0.1)),
+                                    (AdamW, dict(weight_decay=0.1))])
+def test_fused_adam_gives_the_bits_of_its_numpy_twin(cls, kw, monkeypatch):
+    """Adam runs the fused kernel (autograd.ops.adam_step); kernels/reference/optim.py, the
+    NumPy update written line by line, gives the same float32 bits, step after step."""
+    import minigen.optim
+    from kernels.reference import adam_step as twin
+    rng = np.random.default_rng(0)
+    shapes = [(3, 5), (200_003,), (1,)]            # odd sizes; one large enough to run in parallel
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(4)]
+    results = []
+    for step_fn in (minigen.optim.adam_step, twin):
+        monkeypatch.setattr(minigen.optim, "adam_step", step_fn)
+        ps = [Tensor(np.linspace(-1, 1, math.prod(s), dtype=np.float32).reshape(s), requires_grad=True)
+              for s in shapes]
+        opt = cls(ps, lr=1e-2, **kw)
+        for gs in grads:
+            for p, g in zip(ps, gs):
+                p.grad = Tensor(g)
+            opt.step()
+        results.append([p.data for p in ps] +
+                       [s[k] for s in opt.state.values() for k in ("exp_avg", "exp_avg_sq")])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
