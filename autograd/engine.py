@@ -19,44 +19,34 @@ def toposort(root):
 
     Kahn's algorithm on the reversed graph: a Function is emitted once every Function
     consuming its outputs has been emitted (HIPS autograd's ``toposort``, iterative).
+    Functions hash by identity, so they key the dicts themselves.
     """
     roots = root if isinstance(root, (list, tuple)) else [root]
-    start = [t.creator for t in roots if t.creator is not None]
+    start = list(dict.fromkeys(t.creator for t in roots if t.creator is not None))
     # 1) count, for each Function, how many recorded Functions consume its outputs
     consumers, stack, seen = {}, list(start), set()
     while stack:
         f = stack.pop()
-        if id(f) in seen:
+        if f in seen:
             continue
-        seen.add(id(f))
+        seen.add(f)
         for x in f.inputs:
-            if x.creator is not None:
-                consumers[id(x.creator)] = consumers.get(id(x.creator), 0) + 1
-                stack.append(x.creator)
+            p = x.creator
+            if p is not None:
+                consumers[p] = consumers.get(p, 0) + 1
+                stack.append(p)
     # 2) emit Functions whose consumers are all done
-    order, ready, emitted = [], [f for f in _unique(start) if consumers.get(id(f), 0) == 0], set()
+    order, ready = [], [f for f in start if f not in consumers]
     while ready:
         f = ready.pop()
-        if id(f) in emitted:
-            continue
-        emitted.add(id(f))
         order.append(f)
         for x in f.inputs:
             p = x.creator
             if p is not None:
-                consumers[id(p)] -= 1
-                if consumers[id(p)] == 0:
+                consumers[p] -= 1
+                if consumers[p] == 0:
                     ready.append(p)
     return order
-
-
-def _unique(fs):
-    seen, out = set(), []
-    for f in fs:
-        if id(f) not in seen:
-            seen.add(id(f))
-            out.append(f)
-    return out
 
 
 def backward(y, gy=None, retain_graph=False, create_graph=False):
@@ -134,30 +124,26 @@ def _initial_grad(y, gy):
 
 def _run(roots, root_grads, retain_graph, create_graph, capture):
     """The backward loop. Returns {id(t): (t, grad)} for leaves, or for ``capture`` ids."""
-    grads = {}  # id(tensor) -> (tensor, accumulated gradient)
-
-    def accumulate(t, g):
-        prev = grads.get(id(t))
-        grads[id(t)] = (t, g) if prev is None else (t, prev[1] + g)
-
+    grads = {}  # tensor -> accumulated gradient (Tensors hash by identity)
     for t, g in zip(roots, root_grads):
-        accumulate(t, g)
+        grads[t] = g if t not in grads else grads[t] + g
     result = {}
     with set_grad_enabled(create_graph):
         for f in toposort(list(roots)):
             # 1) the gradient of each output, summed over all its consumers
             outputs = [o() for o in f.outputs]
-            gys = []
+            gys, missing = [], False
             for o in outputs:
-                entry = grads.pop(id(o), None) if o is not None else None
-                g = None if entry is None else entry[1]
-                if g is not None:
+                g = grads.pop(o, None) if o is not None else None
+                if g is None:
+                    missing = True
+                else:
                     if o._hooks:
                         g = _apply_hooks(o, g)
                     if o.retains_grad or (capture is not None and id(o) in capture):
                         result[id(o)] = (o, g)
                 gys.append(g)
-            if any(g is None for g in gys):  # outputs nobody used (e.g. one piece of a split) get zeros
+            if missing:  # outputs nobody used (e.g. one piece of a split) get zeros
                 gys = [g if g is not None else _zeros_for(f, o, outputs) for g, o in zip(gys, outputs)]
             if create_graph and f.differentiable_backward is False:
                 raise NotImplementedError(
@@ -165,7 +151,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
                     f"(create_graph=True) through it is not supported; use {f.composite} instead")
             # 2) the op's own backward: vector-Jacobian products for its inputs
             gxs = f.backward(*gys)
-            gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+            gxs = gxs if type(gxs) is tuple else (gxs,)
             if len(gxs) != len(f.inputs):
                 raise RuntimeError(f"{f.name}.backward returned {len(gxs)} gradients for "
                                    f"{len(f.inputs)} inputs")
@@ -177,18 +163,21 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
                     gx = reduce_to_shape(gx, x.data.shape)
                 if gx.data.dtype != x.data.dtype:
                     gx = gx.astype(x.data.dtype)
-                accumulate(x, gx)
+                prev = grads.get(x)
+                grads[x] = gx if prev is None else prev + gx
             if not retain_graph:
                 f.release()
-    for key, (t, g) in grads.items():  # what is left are leaves (creator None)
-        if capture is None or key in capture:
-            result[key] = (t, _apply_hooks(t, g) if t.creator is None else g)
+    for t, g in grads.items():  # what is left are leaves (creator None)
+        if capture is None or id(t) in capture:
+            result[id(t)] = (t, _apply_hooks(t, g) if t.creator is None else g)
     if capture is None:
         result = {k: v for k, v in result.items() if v[0].creator is None or v[0].retains_grad}
     return result
 
 
 def _apply_hooks(t, g):
+    if not t._hooks:
+        return g
     for hook in list(t._hooks):
         new = hook(g)
         if new is not None:

@@ -48,10 +48,11 @@ class Function:
     composite = None  # name of the composite path that supports double backward
     #: The scope (e.g. the minigen Module) whose call recorded this op (``autograd.mode``).
     scope = None
+    _saved = None             # what ``save_for_backward`` was given, until it is linked
 
     def __call__(self, *inputs, **params):
         Tensor, as_tensor = _TENSOR_API or _tensor_api()
-        like = None
+        like = None                       # the first Tensor input gives constants their dtype
         for x in inputs:
             if isinstance(x, Tensor):
                 like = x
@@ -65,21 +66,31 @@ class Function:
         except (ValueError, IndexError) as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise type(e)(f"{self.name}: cannot apply to inputs of shapes {shapes}: {e}") from e
-        single = not isinstance(ys, tuple)
+        single = type(ys) is not tuple
         ys = (ys,) if single else ys
-        if any(type(y) is not np.ndarray for y in ys):
-            ys = self._as_arrays(ys, arrays)
+        for y in ys:
+            if type(y) is not np.ndarray:
+                ys = self._as_arrays(ys, arrays)
+                break
         outputs = [Tensor(y) for y in ys]
-        if _Mode.grad_enabled and any(t.requires_grad for t in tensors):
+        record = False
+        if _Mode.grad_enabled:
+            for t in tensors:
+                if t.requires_grad:
+                    record = True
+                    break
+        if record:
             self.inputs = tensors
-            self.needs_input_grad = tuple(t.requires_grad for t in tensors)
-            self.outputs = [weakref.ref(o) for o in outputs]
-            self.output_meta = [(o.shape, o.dtype) for o in outputs]
-            self.scope = _Mode.scope
-            self._link_saved(arrays, outputs)
-            for o in outputs:
+            self.needs_input_grad = tuple([t.requires_grad for t in tensors])
+            self.outputs, self.output_meta = [], []
+            for o, y in zip(outputs, ys):
                 o.requires_grad = True
                 o.creator = self
+                self.outputs.append(weakref.ref(o))
+                self.output_meta.append((y.shape, y.dtype))
+            self.scope = _Mode.scope
+            if self._saved is not None:
+                self._link_saved(arrays, outputs)
         else:
             self._saved = None
         return outputs[0] if single else tuple(outputs)
@@ -114,7 +125,7 @@ class Function:
     def _link_saved(self, arrays, outputs):
         Tensor = _TENSOR_API[0]
         out = []
-        for s in getattr(self, "_saved", None) or ():
+        for s in self._saved:
             match = None
             for a, t in zip(arrays, self.inputs):
                 if a is s:
@@ -152,7 +163,11 @@ class Function:
     def _check_inputs(self, tensors):
         """One device; one float dtype (integer constants take it: the documented promotion rule)."""
         d0 = tensors[0].data
-        if all(type(t.data) is type(d0) and t.data.dtype == d0.dtype for t in tensors):
+        for t in tensors:
+            d = t.data
+            if type(d) is not type(d0) or (d.dtype is not d0.dtype and d.dtype != d0.dtype):
+                break
+        else:
             return  # the common case: same array type, same dtype
         on_host = [type(t.data) is np.ndarray for t in tensors]
         if not all(on_host) and any(on_host):

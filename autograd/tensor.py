@@ -27,9 +27,12 @@ class Tensor:
                  "__weakref__")
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        if isinstance(data, Tensor):
-            data = data.data
-        if isinstance(data, np.ndarray) or is_cupy(data):
+        if type(data) is np.ndarray:          # the common case, checked first
+            if dtype is not None:
+                data = data.astype(dtype, copy=False)
+        elif isinstance(data, Tensor):
+            data = data.data if dtype is None else data.data.astype(dtype, copy=False)
+        elif isinstance(data, np.ndarray) or is_cupy(data):
             if dtype is not None:
                 data = data.astype(dtype, copy=False)
         else:
@@ -213,9 +216,11 @@ def as_tensor(x, like=None):
     """Wrap ``x`` as a constant Tensor. Python scalars take ``like``'s dtype and device."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (int, float, bool, np.number)) and like is not None:
-        xp = get_array_module(like.data)
-        return Tensor(xp.asarray(x, dtype=like.dtype if like.dtype.kind == "f" else None))
+    if like is not None and isinstance(x, (float, int, bool, np.number)):
+        data = like.data
+        xp = np if type(data) is np.ndarray else get_array_module(data)
+        dtype = data.dtype
+        return Tensor(xp.asarray(x, dtype=dtype if dtype.kind == "f" else None))
     if like is not None and is_cupy(like.data) and isinstance(x, np.ndarray) and not is_cupy(x):
         raise RuntimeError(f"a NumPy array of shape {x.shape} was mixed with a tensor on cuda; "
                            "move it with Tensor(x).to('cuda') first")
