@@ -13,7 +13,7 @@ import json
 import sys
 
 from ._isolated import child, run_isolated
-from ._timing import geomean, run_cases, threads_note, torch_or_none
+from ._timing import gemm_peak_gflops, geomean, run_cases, threads_note, torch_or_none
 
 SUITES = {
     "autograd": ["minigen.bench.autograd_overhead"],
@@ -59,6 +59,9 @@ def main(argv=None):
         child(cases, args.engine, args.repeat, args.json, memory=args.memory)
         return 0
     print(threads_note())
+    if args.suite == "kernels" and args.device == "cpu":
+        print(f"GEMM peak of this machine: {gemm_peak_gflops():.1f} GFLOP/s "
+              "(float32 1024x1024 NumPy matmul, its default threads)")
     if args.processes >= 2:
         rows = run_isolated(args.suite, [c["name"] for c in cases], args.processes, args.repeat,
                             args.device, has_torch=torch_or_none() is not None)

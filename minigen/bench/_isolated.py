@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 
+from ._timing import gflops_cell
+
 #: largest / smallest ratio over rounds above which the row is flagged as untrustworthy
 WIDE = 1.25
 
@@ -71,7 +73,7 @@ def child(cases, engine, repeat, out_path, memory=False):
             continue
         for name, fn in passes.items():
             rows.append({"case": case["name"], "pass": name, "ms": median_ms(fn, state, repeat=repeat),
-                         "peak_mb": None})
+                         "peak_mb": None, "flop": case.get("flops", {}).get(name)})
     with open(out_path, "w") as f:
         json.dump(rows, f)
 
@@ -102,6 +104,7 @@ def run_isolated(suite, names, processes, repeat, device="cpu", has_torch=True, 
                 for row in _spawn(suite, name, engine, repeat, device):
                     entry = results.setdefault((row["case"], row["pass"]),
                                                {"minigen": [], "torch": [], "ratio": [], "mb": {}})
+                    entry["flop"] = entry.get("flop") or row.get("flop")
                     entry[engine].append(row["ms"])
                     times[(row["case"], row["pass"], engine)] = row["ms"]
             for (case, pass_name, engine), ms in times.items():
@@ -119,7 +122,7 @@ def run_isolated(suite, names, processes, repeat, device="cpu", has_torch=True, 
 def _table(results, processes, out):
     med = statistics.median
     header = (f"{'case':44s} {'pass':8s} {'minigen ms':>11s} {'torch ms':>9s} {'ratio':>6s} "
-              f"{'spread':>11s}  {'peak MB mg/torch':>17s}")
+              f"{'spread':>11s}  {'peak MB mg/torch':>17s} {'GFLOP/s mg/torch':>17s}")
     out(f"medians over {processes} interleaved rounds, each engine in its own fresh process")
     out(header)
     out("-" * len(header))
@@ -131,13 +134,15 @@ def _table(results, processes, out):
         lo, hi = (min(e["ratio"]), max(e["ratio"])) if e["ratio"] else (None, None)
         wide = bool(lo and hi / lo > WIDE)
         mb = {k: med(v) for k, v in e["mb"].items()}
+        flop = e.get("flop")
         rows.append({"case": case, "pass": pass_name, "minigen_ms": ours, "torch_ms": theirs, "ratio": ratio,
-                     "ratio_min": lo, "ratio_max": hi, "wide": wide, "peak_mb": mb})
+                     "ratio_min": lo, "ratio_max": hi, "wide": wide, "peak_mb": mb, "flop": flop})
         spread = f"{lo:.2f}-{hi:.2f}" if lo else "-"
         mem = ""
         if "minigen" in mb:
             mem = f"{mb['minigen']:.0f}/" + (f"{mb['torch']:.0f}" if "torch" in mb else "-")
         out(f"{case:44s} {pass_name:8s} {ours:11.3f} {(f'{theirs:9.3f}' if theirs else '        -')} "
-            f"{(f'{ratio:6.2f}' if ratio else '     -')} {spread:>11s}  {mem:>17s}"
+            f"{(f'{ratio:6.2f}' if ratio else '     -')} {spread:>11s}  {mem:>17s} "
+            f"{gflops_cell(flop, ours, theirs):>17s}"
             + ("  WIDE: rerun on an idle machine" if wide else ""))
     return rows

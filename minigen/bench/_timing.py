@@ -5,9 +5,12 @@ Benchmarks are not tests: nothing here asserts a time.  A *case* is a dict::
     {"name": str,                       # e.g. "conv k3 64->64 28x28 N=64"
      "setup": callable() -> state,      # builds arrays once (untimed)
      "minigen": {"fwd": f(state), "fwd+bwd": f(state)},
-     "torch":   {"fwd": f(state), "fwd+bwd": f(state)} or None}
+     "torch":   {"fwd": f(state), "fwd+bwd": f(state)} or None,
+     "flops":   {"fwd": int, "fwd+bwd": int}}      # optional: floating-point operations per pass
 
 Each ``f`` runs one iteration; torch callables must synchronise themselves on a GPU.
+Where a case counts its flops, the table also prints the achieved GFLOP/s of each engine,
+to read next to the machine's GEMM peak (``gemm_peak_gflops``, printed above the table).
 """
 import os
 import statistics
@@ -57,10 +60,32 @@ def first_call_ms(fn, state):
     return (time.perf_counter() - t0) * 1e3
 
 
+def gemm_peak_gflops(n=1024, repeat=7):
+    """The machine's float32 GEMM speed in GFLOP/s: NumPy's BLAS on an n x n product (2 n^3
+    flops), its default threads.  The roof a convolution lowered to GEMMs can approach."""
+    import numpy as np
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    return 2 * n ** 3 / median_ms(lambda _: a @ a, None, repeat=repeat) / 1e6
+
+
+def gflops(flop, ms):
+    """Achieved GFLOP/s of a pass that does ``flop`` operations in ``ms`` milliseconds."""
+    return flop / ms / 1e6 if flop and ms else None
+
+
+def gflops_cell(flop, ours, theirs):
+    """The table's 'GFLOP/s mg/torch' cell (empty when the case does not count its flops)."""
+    g_ours, g_theirs = gflops(flop, ours), gflops(flop, theirs)
+    if g_ours is None:
+        return ""
+    return f"{g_ours:.1f}/" + (f"{g_theirs:.1f}" if g_theirs else "-")
+
+
 def run_cases(cases, repeat=15, out=print):
     """Time every case and print a table with the minigen/PyTorch ratio."""
     rows = []
-    header = f"{'case':44s} {'pass':8s} {'minigen ms':>11s} {'torch ms':>9s} {'ratio':>7s}"
+    header = (f"{'case':44s} {'pass':8s} {'minigen ms':>11s} {'torch ms':>9s} {'ratio':>7s} "
+              f"{'GFLOP/s mg/torch':>17s}")
     out(header)
     out("-" * len(header))
     for case in cases:
@@ -71,11 +96,12 @@ def run_cases(cases, repeat=15, out=print):
             if case.get("torch") and pass_name in case["torch"]:
                 theirs = median_ms(case["torch"][pass_name], state, repeat=repeat)
             ratio = ours / theirs if theirs else None
+            flop = case.get("flops", {}).get(pass_name)
             rows.append({"case": case["name"], "pass": pass_name, "minigen_ms": ours,
-                         "torch_ms": theirs, "ratio": ratio})
+                         "torch_ms": theirs, "ratio": ratio, "flop": flop})
             out(f"{case['name']:44s} {pass_name:8s} {ours:11.3f} "
                 f"{(f'{theirs:9.3f}' if theirs else '        -')} "
-                f"{(f'{ratio:7.2f}' if ratio else '      -')}")
+                f"{(f'{ratio:7.2f}' if ratio else '      -')} {gflops_cell(flop, ours, theirs):>17s}")
     return rows
 
 

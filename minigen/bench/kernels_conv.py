@@ -58,8 +58,10 @@ def _conv_case(name, N, Cin, Cout, HW, k, pad, device):
         kernels.conv2d_grad_input(s["gy"], s["w"], s["x"].shape, 1, pad)
         kernels.conv2d_grad_weight(s["x"], s["gy"], s["w"].shape, 1, pad)
 
+    out = HW + 2 * pad - k + 1
+    flop = 2 * N * Cout * out * out * Cin * k * k        # one multiply-add = 2 flops
     case = {"name": name, "setup": setup, "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd},
-            "torch": None}
+            "torch": None, "flops": {"fwd": flop, "fwd+bwd": 3 * flop}}   # + grad_input, grad_weight
     if torch is not None:
         F = torch.nn.functional
 

@@ -19,6 +19,11 @@ def test_table_reports_medians_spread_and_flags_wide_ratios():
     assert step["ratio"] == 1.1 and (step["ratio_min"], step["ratio_max"]) == (1.0, 1.2)
     assert not step["wide"] and step["peak_mb"] == {"minigen": 5.0, "torch": 7.0}
     assert "5/7" in lines[3] and "1.00-1.20" in lines[3]
+    assert "GFLOP/s" in lines[1] and "/" not in lines[4].split()[-1]   # no flop count: no GFLOP/s
+    results[("case", "fwd")]["flop"] = 4e9                       # 4 GFLOP in 2.05 ms vs 4.0 ms
+    lines = []
+    assert _isolated._table(results, 3, out=lines.append)[1]["flop"] == 4e9
+    assert lines[4].endswith("1951.2/1000.0")
     results[("case", "fwd")]["ratio"] = [0.5, 0.7]                # 0.7 / 0.5 > WIDE
     lines = []
     assert _isolated._table(results, 2, out=lines.append)[1]["wide"]
