@@ -5,6 +5,7 @@
     causal_conv1d.py   causal dilated conv1d (WaveNet)
     coupling.py        fused affine coupling forward / inverse / backward (RealNVP)
     spline.py          rational-quadratic spline forward / inverse / backward (spline flows)
+    optim.py           the fused Adam / AdamW step (minigen.optim)
     _sources.py        every CUDA C source, as plain strings (compiled and CPU-checked in CI)
     _tapgemm.py        the tap convolution all three conv families share
     _cupy.py           lazy CuPy import, memoized kernels, launch helpers
@@ -19,6 +20,8 @@ from .masked_conv import *     # noqa: F401,F403
 from .causal_conv1d import *   # noqa: F401,F403
 from .coupling import *        # noqa: F401,F403
 from .spline import *          # noqa: F401,F403
-from . import conv, masked_conv, causal_conv1d, coupling, spline
+from .optim import *           # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling, spline, optim
 
-__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline) for name in mod.__all__]
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, optim)
+           for name in mod.__all__]

@@ -30,6 +30,7 @@ The kernels (names follow ``<op>_fwd`` / ``<op>_bwd``; conv's are the GEMM helpe
     coupling_inv_bwd  gy, gs_raw, gt (and gs*tanh) of coupling_inv
     rq_spline_fwd     RQ spline (neural spline flows) y = g(x) or g^-1, per-element log-det
     rq_spline_bwd     its gradients in x and the widths / heights / slopes (``_sources_spline.py``)
+    adam_step         one fused Adam / AdamW update of p, m, v in place (``_sources_optim.py``)
 
 A *tap* l is an offset ``(oy_l, ox_l)`` into the input relative to the output pixel
 scaled by the stride: dense conv has the KH*KW taps ``(kh*dh - ph, kw*dw - pw)``,
@@ -38,6 +39,7 @@ masked conv only its live taps ``(ky - ph, kx - pw)``, causal conv1d (H = 1) the
 """
 import numpy as np
 
+from ._sources_optim import OPTIM_SOURCES
 from ._sources_spline import SPLINE_SOURCES
 
 # Flat index decomposition shared by im2col/col2im (kept in one place so a change is seen by both).
@@ -190,6 +192,7 @@ SOURCES = {
     "coupling_inv_bwd": COUPLING_INV_BWD,
 }
 SOURCES.update(SPLINE_SOURCES)     # kernels/gpu/_sources_spline.py
+SOURCES.update(OPTIM_SOURCES)      # kernels/gpu/_sources_optim.py
 
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 

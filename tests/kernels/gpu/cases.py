@@ -120,6 +120,24 @@ def spline_case(cfg, dtype):
     return run
 
 
+def adam_case(cfg, dtype):
+    shape, weight_decay, decoupled = cfg
+
+    def run(K, put):
+        rng = np.random.default_rng(0)
+        p = put(_normal(rng, shape, dtype))
+        m, v = put(np.zeros(shape, dtype)), put(np.zeros(shape, dtype))
+        for t in range(1, 4):
+            g = put(_normal(rng, shape, dtype))
+            K.adam_step(p, g, m, v, lr=1e-2, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=weight_decay,
+                        decoupled=decoupled, step=t)
+        return [p, m, v]
+    return run
+
+
+ADAM = [((7, 5), 0.0, False), ((130,), 0.1, False), ((3, 67), 0.1, True)]   # (shape, wd, decoupled)
+
+
 def all_cases():
     """``[(id, run)]`` for every family, configuration and dtype."""
     families = [("conv", conv_case, test_conv.CONFIGS + EXTRA_CONV),
@@ -127,7 +145,8 @@ def all_cases():
                 ("masked", masked_case, test_masked_conv.CONFIGS),
                 ("causal", causal_case, test_causal_conv1d.CONFIGS),
                 ("coupling", coupling_case, test_coupling.CONFIGS),
-                ("spline", spline_case, test_spline_kernel.CASES)]
+                ("spline", spline_case, test_spline_kernel.CASES),
+                ("adam", adam_case, ADAM)]
     return [(f"{name}{i}-{np.dtype(dt).name}", make(cfg, dt))
             for name, make, configs in families for i, cfg in enumerate(configs) for dt in DTYPES]
 
