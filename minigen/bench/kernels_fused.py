@@ -1,6 +1,7 @@
-"""Benchmarks of the fused kernels: masked conv (PixelCNN), causal conv1d (WaveNet), coupling (RealNVP).
+"""Benchmarks of the fused kernels: masked conv (PixelCNN), causal conv1d (WaveNet), coupling (RealNVP),
+and the fused Adam step over a model's parameters.
 
-``python -m minigen.bench kernels --only mask`` (or ``coupling``, ``causal``).  The PyTorch
+``python -m minigen.bench kernels --only mask`` (or ``coupling``, ``causal``, ``Adam``).  The PyTorch
 side is what a user would write: ``conv2d`` with ``w * mask`` over all taps, ``conv1d``
 on a left-padded input, and coupling as eager ops ``x*exp(s) + t`` and ``s.sum``.
 Both sides get the same number of threads (Numba's).  Benchmarks print ratios, never
@@ -158,6 +159,43 @@ def _causal_case(n=16, c=64, t=4096, k=2, d=8):
             "torch": {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd} if torch_or_none() else None}
 
 
+def _adam_case(model_name):
+    """One Adam step over the parameters of a bench model (the shapes of its training step).
+
+    minigen: ``minigen.optim.Adam`` (one fused kernel call per parameter); PyTorch:
+    ``torch.optim.Adam(foreach=True)`` on tensors of the same shapes.  Gradients are
+    fixed random arrays, set once (a step does not clear them); setup takes the first
+    step, so the peak-memory column shows a steady step's temporaries.
+    """
+    def setup():
+        import importlib
+
+        import numba
+
+        from autograd import Tensor
+        from minigen.optim import Adam
+        bench = importlib.import_module(f"minigen.bench.models_{model_name.lower()}")
+        shapes = [p.shape for p in bench._minigen_setup().parameters()]
+        rng = np.random.default_rng(0)
+        st = {"p": [Tensor(rng.standard_normal(sh).astype(np.float32), requires_grad=True) for sh in shapes]}
+        for p in st["p"]:
+            p.grad = Tensor(rng.standard_normal(p.shape).astype(np.float32))
+        st["opt"] = Adam(st["p"], lr=1e-3)
+        torch = _torch(numba.get_num_threads())
+        if torch is not None:
+            st["tp"] = [torch.from_numpy(p.data.copy()).requires_grad_(True) for p in st["p"]]
+            for tp, p in zip(st["tp"], st["p"]):
+                tp.grad = torch.from_numpy(p.grad.data.copy())
+            st["topt"] = torch.optim.Adam(st["tp"], lr=1e-3, foreach=True)
+            st["topt"].step()
+        st["opt"].step()        # the first step creates the moments (and loads Numba's thread pool)
+        return st
+
+    return {"name": f"Adam step, {model_name} parameters", "setup": setup,
+            "minigen": {"step": lambda s: s["opt"].step()},
+            "torch": {"step": lambda s: s["topt"].step()} if torch_or_none() else None}
+
+
 def cases(device="cpu"):
     """The fused-kernel benchmark cases (see ``minigen/bench/_timing.py`` for the format)."""
     if device != "cpu":
@@ -169,6 +207,8 @@ def cases(device="cpu"):
         _coupling_case((1024, 784)),
         _coupling_case((256, 2, 14, 14)),
         _causal_case(),
+        _adam_case("VAE"),
+        _adam_case("PixelCNN"),
     ]
 
 
