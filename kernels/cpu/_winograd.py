@@ -31,14 +31,10 @@ the way in and back to NCHW on the way out, one pass each).  ``conv.py`` routes 
 stride-1, dilation-1 convolutions here when that measured faster (its ``_use_winograd``);
 the test oracle is the plain conv2d of ``kernels/reference/conv.py``.
 """
-import threading
-
 import numpy as np
 from numba import prange
 
-from ._im2col import CBLAS_NO_TRANS as _NT
-from ._im2col import CBLAS_TRANS as _T
-from ._im2col import address, blas_restore_threads, blas_single_thread, gemm
+from ._blas import gemm, single_threaded, workspace
 from ._numba import njit
 
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
@@ -175,12 +171,18 @@ def _from_gv(GV, TH, TW, gx):
 
 
 @njit(parallel=True)
-def _gemm16(f64, ta, tb, A, B, C, m, n, k, lda, ldb):
-    """C[xi] = op(A[xi]) @ op(B[xi]) for the 16 positions xi, split over the threads."""
+def _gemm16_parallel(A, B, C, m, n, k, ta, tb):
     for xi in prange(16):
-        previous = blas_single_thread()
-        gemm(f64, ta, tb, m, n, k, 1.0, address(A[xi]), lda, address(B[xi]), ldb, 0.0, address(C[xi]), n)
-        blas_restore_threads(previous)
+        gemm(m, n, k, A[xi], 0, m if ta else k, B[xi], 0, k if tb else n, C[xi], 0, n, ta=ta, tb=tb)
+
+
+def _gemm16(A, B, C, m, n, k, ta=False, tb=False):
+    """C[xi] (m, n) = op(A[xi]) @ op(B[xi]) for the 16 positions xi, split over the threads.
+
+    A, B, C are (16, pitch) matrices holding one position's matrix per row (``_planes``).
+    """
+    with single_threaded():   # our threads share the 16 GEMMs; BLAS runs on one in each
+        _gemm16_parallel(A, B, C, m, n, k, ta, tb)
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,31 +198,21 @@ def _tiles(g):
     return (g.OH + 1) // 2, (g.OW + 1) // 2
 
 
-_local = threading.local()
+def _planes(name, T, C, dtype):
+    """A (16, T, C) transform-domain scratch array, and the (16, pitch) matrix holding it.
 
-
-def _scratch(key, shape, dtype, planes=False):
-    """A scratch array reused across calls of this Python thread (no page faults per call).
-
-    ``planes``: a (16, T, C) transform-domain array whose 16 planes are placed 1024*k + 32
-    elements apart, not a multiple of 4 KiB: the transforms read or write all 16 planes at
-    once, and 16 streams 4 KiB-aligned land in one L1 cache set (measured 8x slower).
+    Its 16 planes are placed 1024*k + 32 elements apart, not a multiple of 4 KiB: the
+    transforms read or write all 16 planes at once, and 16 streams 4 KiB-aligned land
+    in one L1 cache set (measured 8x slower).  The GEMMs take the (16, pitch) matrix.
     """
-    cache = _local.__dict__.setdefault("buffers", {})
-    rows = int(np.prod(shape[1:])) if planes else int(np.prod(shape))
-    pitch = (-(-rows // 1024) * 1024 + 32) if planes else rows
-    need = (shape[0] if planes else 1) * pitch
-    buf = cache.get((key, np.dtype(dtype).char))
-    if buf is None or buf.size < need:
-        buf = cache[(key, np.dtype(dtype).char)] = np.empty(need, dtype)
-    if planes:
-        return buf[:need].reshape(shape[0], pitch)[:, :rows].reshape(shape)
-    return buf[:need].reshape(shape)
+    pitch = -(-(T * C) // 1024) * 1024 + 32
+    rows = workspace("winograd_" + name, (16, pitch), dtype)
+    return rows[:, :T * C].reshape(16, T, C), rows
 
 
 def _nhwc_framed(x, g, TH, TW):
     """x (N, C, H, W) as NHWC in a zero frame (N, 2*TH+2, 2*TW+2, C): padding in front, zeros behind."""
-    xpad = _scratch("frame", (g.N, 2 * TH + 2, 2 * TW + 2, g.C), x.dtype)
+    xpad = workspace("winograd_frame", (g.N, 2 * TH + 2, 2 * TW + 2, g.C), x.dtype)
     xpad[...] = 0
     xpad[:, g.ph:g.ph + g.H, g.pw:g.pw + g.W, :] = x.transpose(0, 2, 3, 1)
     return xpad
@@ -244,18 +236,20 @@ def _weights(w, transposed=False):
 
 
 def _v(x, g, TH, TW):
-    V = _scratch("V", (16, g.N * TH * TW, g.C), x.dtype, planes=True)
+    """V = B^T d B of every input tile, as (16, pitch) rows: row xi holds V[xi] (T, C)."""
+    V, rows = _planes("V", g.N * TH * TW, g.C, x.dtype)
     _to_v(_nhwc_framed(x, g, TH, TW), TH, TW, V)
-    return V
+    return rows
 
 
 def _gm(gy, g, TH, TW):
-    gyt = _scratch("gy", (g.N, 2 * TH, 2 * TW, g.Cout), gy.dtype)
+    """gM = A gy_tile A^T of every output tile, as (16, pitch) rows: row xi holds gM[xi] (T, Cout)."""
+    gyt = workspace("winograd_gy", (g.N, 2 * TH, 2 * TW, g.Cout), gy.dtype)
     gyt[...] = 0
     gyt[:, :g.OH, :g.OW, :] = gy.reshape(g.N, g.Cout, g.OH, g.OW).transpose(0, 2, 3, 1)
-    GM = _scratch("GM", (16, g.N * TH * TW, g.Cout), gy.dtype, planes=True)
+    GM, rows = _planes("GM", g.N * TH * TW, g.Cout, gy.dtype)
     _to_gm(gyt, TH, TW, GM)
-    return GM
+    return rows
 
 
 def forward(x, w, b, g):
@@ -263,9 +257,9 @@ def forward(x, w, b, g):
     TH, TW = _tiles(g)
     T = g.N * TH * TW
     V, U = _v(x, g, TH, TW), _weights(w)
-    M = _scratch("GM", (16, T, g.Cout), x.dtype, planes=True)
-    _gemm16(x.itemsize == 8, _NT, _NT, V, U, M, T, g.Cout, g.C, g.C, g.Cout)
-    yt = _scratch("gy", (g.N, 2 * TH, 2 * TW, g.Cout), x.dtype)
+    M, M_rows = _planes("GM", T, g.Cout, x.dtype)
+    _gemm16(V, U.reshape(16, -1), M_rows, T, g.Cout, g.C)                 # M = V @ U
+    yt = workspace("winograd_gy", (g.N, 2 * TH, 2 * TW, g.Cout), x.dtype)
     _from_m(M, TH, TW, np.zeros(g.Cout, x.dtype) if b is None else np.ascontiguousarray(b), yt)
     return _nchw(yt[:, :g.OH, :g.OW, :])
 
@@ -275,9 +269,9 @@ def grad_input(gy, w, g):
     TH, TW = _tiles(g)
     T = g.N * TH * TW
     GM, Ut = _gm(gy, g, TH, TW), _weights(w, transposed=True)
-    GV = _scratch("V", (16, T, g.C), gy.dtype, planes=True)
-    _gemm16(gy.itemsize == 8, _NT, _NT, GM, Ut, GV, T, g.C, g.Cout, g.Cout, g.C)
-    gxpad = _scratch("frame", (g.N, 2 * TH + 2, 2 * TW + 2, g.C), gy.dtype)
+    GV, GV_rows = _planes("V", T, g.C, gy.dtype)
+    _gemm16(GM, Ut.reshape(16, -1), GV_rows, T, g.C, g.Cout)              # gV = gM @ U^T
+    gxpad = workspace("winograd_frame", (g.N, 2 * TH + 2, 2 * TW + 2, g.C), gy.dtype)
     _from_gv(GV, TH, TW, gxpad)
     return _nchw(gxpad[:, g.ph:g.ph + g.H, g.pw:g.pw + g.W, :])
 
@@ -288,6 +282,6 @@ def grad_weight(x, gy, g):
     T = g.N * TH * TW
     V, GM = _v(x, g, TH, TW), _gm(gy, g, TH, TW)
     GU = np.empty((16, g.C, g.Cout), x.dtype)
-    _gemm16(x.itemsize == 8, _T, _NT, V, GM, GU, g.C, g.Cout, T, g.C, g.Cout)
+    _gemm16(V, GM, GU.reshape(16, -1), g.C, g.Cout, T, ta=True)          # gU = V^T @ gM
     gw9 = GG.T.astype(x.dtype) @ GU.reshape(16, g.C * g.Cout)              # (9, C*Cout) = G^T gU G
     return np.ascontiguousarray(gw9.reshape(3, 3, g.C, g.Cout).transpose(3, 2, 0, 1))

@@ -69,8 +69,8 @@ def _forward_driver(x, wt, b, has_b, dims, shifts, blocks, bounds, y):
                 ts = max(t0, s)
                 if ts >= t1:
                     continue
-                gemm(False, False, cout, t1 - ts, cin, wt, k * cout * cin, cin,
-                     x, (n * cin) * T + ts - s, T, 1.0, y, (n * cout) * T + ts, T)
+                gemm(cout, t1 - ts, cin, wt, k * cout * cin, cin, x, (n * cin) * T + ts - s, T,
+                     y, (n * cout) * T + ts, T, beta=1.0)
 
 
 def _backward_driver(gy, x, wt, dims, shifts, blocks, bounds, want_gx, want_gw, gx, gw_part, gb_part):
@@ -97,8 +97,8 @@ def _backward_driver(gy, x, wt, dims, shifts, blocks, bounds, want_gx, want_gw, 
                     ts = max(t0, s)
                     if ts >= t1:
                         continue
-                    gemm(False, True, cout, cin, t1 - ts, gy, (n * cout) * T + ts, T,
-                         x, (n * cin) * T + ts - s, T, 1.0, gwp, k * cout * cin, cin)
+                    gemm(cout, cin, t1 - ts, gy, (n * cout) * T + ts, T, x, (n * cin) * T + ts - s, T,
+                         gwp, k * cout * cin, cin, beta=1.0, tb=True)
             if want_gx:
                 # gx[n, :, t0:te] = sum_k W_k^T @ gy[n, :, t0+s : te+s], te = min(t1, T-s)
                 for c in range(cin):
@@ -110,8 +110,8 @@ def _backward_driver(gy, x, wt, dims, shifts, blocks, bounds, want_gx, want_gw, 
                     te = min(t1, T - s)
                     if te <= t0:
                         continue
-                    gemm(True, False, cin, te - t0, cout, wt, k * cout * cin, cin,
-                         gy, (n * cout) * T + t0 + s, T, 1.0, gx, (n * cin) * T + t0, T)
+                    gemm(cin, te - t0, cout, wt, k * cout * cin, cin, gy, (n * cout) * T + t0 + s, T,
+                         gx, (n * cin) * T + t0, T, beta=1.0, ta=True)
 
 
 _forward_par = njit(parallel=True)(_forward_driver)

@@ -1,7 +1,7 @@
 """Convolution kernels for NumPy arrays: Numba-parallel im2col fused with per-thread GEMMs.
 
 Same names and semantics as ``kernels/reference/conv.py`` (read that first: it holds the
-equations).  Every convolution is lowered to matrix products (see ``_im2col.py``):
+equations).  Every convolution is lowered to matrix products (see ``_lowering.py``):
 
     forward      y[n] (Cout, P)  = W2 (Cout, K) @ cols(x[n]) (K, P)         K = C*KH*KW, P = OH*OW
     grad_input   dcols (K, P)    = W2^T @ gy[n],  then gx[n] = col2im(dcols)
@@ -35,11 +35,9 @@ is conv2d's grad-input, and so on).  Pooling and upsampling are re-exported from
 reference: they are single memory passes that NumPy already does at bandwidth, and
 they are not on the profile of any model here (measured: see the note at the bottom).
 
-Non-contiguous inputs are copied to C order once (never rejected).  When NumPy was not
-built against the pip OpenBLAS (``_im2col.HAS_BLAS`` False) the wrappers call the
-reference implementation instead.
+Non-contiguous inputs are copied to C order once (never rejected).  When no CBLAS was found
+(``_blas.HAS_BLAS`` False) the wrappers call the NumPy reference instead.
 """
-import threading
 from functools import lru_cache
 
 import numba
@@ -52,9 +50,8 @@ from ..reference.conv import (  # noqa: F401  (re-exported, see the note at the 
     avg_pool2d_forward, avg_pool2d_grad_input, conv2d_grad_bias, conv2d_output_shape,
     conv_transpose2d_output_shape, max_pool2d_forward, max_pool2d_grad_input, same_padding,
     upsample_nearest2d_forward, upsample_nearest2d_grad_input)
-from ._im2col import (CBLAS_NO_TRANS, CBLAS_TRANS, HAS_BLAS, address, blas_restore_threads,
-                      blas_single_thread, col2im, gemm, im2col, images_to_wide, pad_images,
-                      unpad_images, wide_to_images)
+from ._blas import HAS_BLAS, can_split, gemm, single_threaded, workspace
+from ._lowering import col2im, im2col, images_to_wide, pad_images, unpad_images, wide_to_images
 from ._numba import njit, split_range, use_parallel
 from . import _winograd
 
@@ -69,36 +66,33 @@ CONV_WIDE_MAX_WASTE = config.CONV_WIDE_MAX_WASTE
 CONV_WINOGRAD_MIN_CHANNELS = config.CONV_WINOGRAD_MIN_CHANNELS
 CONV_WINOGRAD_MAX_PIXELS = config.CONV_WINOGRAD_MAX_PIXELS
 
-_NT, _T = CBLAS_NO_TRANS, CBLAS_TRANS
-
 
 # ----------------------------------------------------------------------------------------
 # Inner kernels: one thread, a run of work units [u0, u1).  units[u] = (n0, count, a0, a1):
 # images n0 .. n0+count-1 and pixels [a0, a1) (forward, grad-weight) or input channels
-# [a0, a1) (grad-input).  geo = ConvGeometry as int64: N C H W Cout KH KW OH OW sh sw ph pw dh dw
+# [a0, a1) (grad-input).  g is the ConvGeometry named tuple (g.KH, g.OW, ...); the GEMMs
+# read and write flat views (xf = x.reshape(-1)) at element offsets.
 # ----------------------------------------------------------------------------------------
 
 @njit
-def _is_direct(geo):
+def _is_direct(g):
     """A 1x1, stride-1, unpadded conv: x[n] (C, H*W) already is the column matrix."""
-    return (geo[5] == 1 and geo[6] == 1 and geo[9] == 1 and geo[10] == 1
-            and geo[11] == 0 and geo[12] == 0)
+    return g.KH == 1 and g.KW == 1 and g.sh == 1 and g.sw == 1 and g.ph == 0 and g.pw == 0
 
 
 @njit
-def _lower(x, geo, n0, cnt, p0, p1, ws):
-    """Pointer and leading dimension of the (K, cnt*(p1-p0)) column block of a unit.
+def _lower(x, g, n0, cnt, p0, p1, ws):
+    """The (K, cnt*(p1-p0)) column block of a unit as (flat array, offset, leading dimension).
 
     Pixels [p0, p1) are whole output rows (the planner cuts at row boundaries).
     """
-    C, KH, KW, OW = geo[1], geo[5], geo[6], geo[8]
-    K, L, P = C * KH * KW, p1 - p0, geo[7] * geo[8]
-    if cnt == 1 and _is_direct(geo):
-        return address(x, n0 * C * P + p0), P
-    cols = ws[:K * cnt * L].reshape((K, cnt * L))
+    K, L, P = g.C * g.KH * g.KW, p1 - p0, g.OH * g.OW
+    if cnt == 1 and _is_direct(g):
+        return x.reshape(-1), n0 * g.C * P + p0, P
+    cols = ws[:K * cnt * L]
     for j in range(cnt):
-        im2col(x, n0 + j, geo, p0 // OW, p1 // OW, cols, j * L)
-    return address(cols), cnt * L
+        im2col(x, n0 + j, g, p0 // g.OW, p1 // g.OW, cols.reshape((K, cnt * L)), j * L)
+    return cols, 0, cnt * L
 
 
 @njit
@@ -112,180 +106,161 @@ def _gather(gy, n0, cnt, p0, p1, out):
 
 
 @njit
-def _forward_units(x, w2, b, y, geo, units, u0, u1, ws):
+def _forward_units(x, w2, b, y, g, units, u0, u1, ws):
     """y[n][:, p0:p1] = W2 @ cols(x[n])[:, p0:p1] + b for each unit (y is (N, Cout, P))."""
-    previous = blas_single_thread()
-    f64 = x.itemsize == 8
-    Cout, K, P = geo[4], w2.shape[1], geo[7] * geo[8]
+    Cout, K, P = g.Cout, w2.shape[1], g.OH * g.OW
+    wf, yf = w2.reshape(-1), y.reshape(-1)
     for u in range(u0, u1):
         n0, cnt, p0, p1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
         L = p1 - p0
-        b_ptr, ldb = _lower(x, geo, n0, cnt, p0, p1, ws)
+        cols, ic, ldc = _lower(x, g, n0, cnt, p0, p1, ws)
         if cnt == 1:   # straight into the NCHW output: rows of length P, columns p0..p1
-            gemm(f64, _NT, _NT, Cout, L, K, 1.0, address(w2), K, b_ptr, ldb,
-                 0.0, address(y, n0 * Cout * P + p0), P)
+            gemm(Cout, L, K, wf, 0, K, cols, ic, ldc, yf, n0 * Cout * P + p0, P)
             if b.size:
                 for o in range(Cout):
                     y[n0, o, p0:p1] += b[o]
         else:          # several small images in one GEMM, then split them out
-            out = ws[K * cnt * L:(K + Cout) * cnt * L].reshape((Cout, cnt * L))
-            gemm(f64, _NT, _NT, Cout, cnt * L, K, 1.0, address(w2), K, b_ptr, ldb,
-                 0.0, address(out), cnt * L)
+            out = ws[K * cnt * L:(K + Cout) * cnt * L]
+            gemm(Cout, cnt * L, K, wf, 0, K, cols, ic, ldc, out, 0, cnt * L)
+            out = out.reshape((Cout, cnt * L))
             for j in range(cnt):
                 for o in range(Cout):
                     bo = b[o] if b.size else 0.0
                     for q in range(L):
                         y[n0 + j, o, p0 + q] = out[o, j * L + q] + bo
-    blas_restore_threads(previous)
 
 
 @njit
-def _grad_weight_units(x, gy, gw2, geo, units, u0, u1, ws):
+def _grad_weight_units(x, gy, gw2, g, units, u0, u1, ws):
     """gw2 (Cout, K) = sum over units of gy[n][:, p0:p1] @ cols(x[n])[:, p0:p1]^T (a partial)."""
-    previous = blas_single_thread()
-    f64 = x.itemsize == 8
-    Cout, K, P = geo[4], gw2.shape[1], geo[7] * geo[8]
+    Cout, K, P = g.Cout, gw2.shape[1], g.OH * g.OW
+    gyf, gwf = gy.reshape(-1), gw2.reshape(-1)
     gw2[:] = 0
     for u in range(u0, u1):
         n0, cnt, p0, p1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
         L = p1 - p0
-        b_ptr, ldb = _lower(x, geo, n0, cnt, p0, p1, ws)
+        cols, ic, ldc = _lower(x, g, n0, cnt, p0, p1, ws)
         if cnt == 1:
-            a_ptr, lda = address(gy, n0 * Cout * P + p0), P
+            gyb, ig, ldg = gyf, n0 * Cout * P + p0, P
         else:
-            g = ws[K * cnt * L:(K + Cout) * cnt * L].reshape((Cout, cnt * L))
-            _gather(gy, n0, cnt, p0, p1, g)
-            a_ptr, lda = address(g), cnt * L
+            gyb, ig, ldg = ws[K * cnt * L:(K + Cout) * cnt * L], 0, cnt * L
+            _gather(gy, n0, cnt, p0, p1, gyb.reshape((Cout, cnt * L)))
         # gw2[o, k] += sum_p gy[n, o, p] * cols[k, p]
-        gemm(f64, _NT, _T, Cout, K, cnt * L, 1.0, a_ptr, lda, b_ptr, ldb, 1.0, address(gw2), K)
-    blas_restore_threads(previous)
+        gemm(Cout, K, cnt * L, gyb, ig, ldg, cols, ic, ldc, gwf, 0, K, beta=1.0, tb=True)
 
 
 @njit
-def _grad_input_units(gy, w2, gx, geo, units, u0, u1, ws):
+def _grad_input_units(gy, w2, gx, g, units, u0, u1, ws):
     """gx[n, c0:c1] = col2im(W2[:, rows(c0:c1)]^T @ gy[n]) for each unit (gy is (N, Cout, P))."""
-    previous = blas_single_thread()
-    f64 = gy.itemsize == 8
-    C, Cout, KK, P = geo[1], geo[4], geo[5] * geo[6], geo[7] * geo[8]
+    C, Cout, KK, P = g.C, g.Cout, g.KH * g.KW, g.OH * g.OW
     K = C * KK
+    gyf, wf, gxf = gy.reshape(-1), w2.reshape(-1), gx.reshape(-1)
     for u in range(u0, u1):
         n0, cnt, c0, c1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
         rows = (c1 - c0) * KK
         if cnt == 1:
-            b_ptr, ldb = address(gy, n0 * Cout * P), P
+            gyb, ig, ldg = gyf, n0 * Cout * P, P
         else:
-            g = ws[K * cnt * P:(K + Cout) * cnt * P].reshape((Cout, cnt * P))
-            _gather(gy, n0, cnt, 0, P, g)
-            b_ptr, ldb = address(g), cnt * P
-        a_ptr = address(w2, c0 * KK)         # W2[:, rows], read transposed
-        if cnt == 1 and _is_direct(geo):   # 1x1: the column matrix is the image itself
-            gemm(f64, _T, _NT, rows, P, Cout, 1.0, a_ptr, K, b_ptr, ldb,
-                 0.0, address(gx, (n0 * C + c0) * P), P)
+            gyb, ig, ldg = ws[K * cnt * P:(K + Cout) * cnt * P], 0, cnt * P
+            _gather(gy, n0, cnt, 0, P, gyb.reshape((Cout, cnt * P)))
+        # W2[:, rows] starts at column c0*KK of w2 and is read transposed
+        if cnt == 1 and _is_direct(g):   # 1x1: the column matrix is the image itself
+            gemm(rows, P, Cout, wf, c0 * KK, K, gyb, ig, ldg, gxf, (n0 * C + c0) * P, P, ta=True)
             continue
-        dcols = ws[:rows * cnt * P].reshape((rows, cnt * P))
+        dcols = ws[:rows * cnt * P]
         # dcols[k, p] = sum_o w2[o, k] * gy[n, o, p]
-        gemm(f64, _T, _NT, rows, cnt * P, Cout, 1.0, a_ptr, K, b_ptr, ldb,
-             0.0, address(dcols), cnt * P)
+        gemm(rows, cnt * P, Cout, wf, c0 * KK, K, gyb, ig, ldg, dcols, 0, cnt * P, ta=True)
         for j in range(cnt):
-            col2im(dcols, j * P, gx, n0 + j, c0, c1, geo)
-    blas_restore_threads(previous)
+            col2im(dcols.reshape((rows, cnt * P)), j * P, gx, n0 + j, c0, c1, g)
 
 
 # ----------------------------------------------------------------------------------------
 # Stride-1 inner kernels: KH*KW GEMMs on shifted views of a padded buffer (see
-# _im2col.py, "shifted window").  units[u] = (n0, count, a0, a1): images n0..n0+count-1
+# _lowering.py, "shifted window").  units[u] = (n0, count, a0, a1): images n0..n0+count-1
 # and output channels [a0, a1) (forward, grad-weight) or input channels (grad-input).
 # wt is the weight as (KH*KW, Cout, C); every unit of a run has the same count.
 # ----------------------------------------------------------------------------------------
 
 @njit
-def _wide_sizes(geo, cnt):
+def _wide_sizes(g, cnt):
     """(Wp, L = cnt*Hp*Wp, Nw = ((cnt-1)*Hp + OH)*Wp) of a batch of cnt padded images."""
-    Hp, Wp = geo[2] + 2 * geo[11], geo[3] + 2 * geo[12]
-    return Wp, cnt * Hp * Wp, ((cnt - 1) * Hp + geo[7]) * Wp
+    Hp, Wp = g.H + 2 * g.ph, g.W + 2 * g.pw
+    return Wp, cnt * Hp * Wp, ((cnt - 1) * Hp + g.OH) * Wp
 
 
 @njit
-def _forward_wide_units(x, wt, b, y, geo, units, u0, u1, ws):
+def _forward_wide_units(x, wt, b, y, g, units, u0, u1, ws):
     """y[n, o0:o1] = sum_taps wt[tap, o0:o1] @ shifted(xpad) (+ b) for each unit."""
-    previous = blas_single_thread()
-    f64 = x.itemsize == 8
-    C, Cout, KH, KW, dh, dw = geo[1], geo[4], geo[5], geo[6], geo[13], geo[14]
+    C, Cout, KH, KW, dh, dw = g.C, g.Cout, g.KH, g.KW, g.dh, g.dw
+    wf = wt.reshape(-1)
     last = -1
     for u in range(u0, u1):
         n0, cnt, o0, o1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
-        Wp, L, Nw = _wide_sizes(geo, cnt)
+        Wp, L, Nw = _wide_sizes(g, cnt)
         xpad = ws[:C * L + (KW - 1) * dw + 1]
         if cnt != last:
             xpad[:] = 0                             # borders and slack stay zero
             last = cnt
-        pad_images(x, n0, cnt, 0, C, geo, xpad)
-        wide = ws[xpad.size:xpad.size + (o1 - o0) * Nw].reshape((o1 - o0, Nw))
+        pad_images(x, n0, cnt, 0, C, g, xpad)
+        wide = ws[xpad.size:xpad.size + (o1 - o0) * Nw]
         for kh in range(KH):
             for kw in range(KW):
                 t = kh * KW + kw
                 # wide[o, q] (+)= sum_c w[o, c, kh, kw] * xpad[c*L + kh*dh*Wp + kw*dw + q]
-                gemm(f64, _NT, _NT, o1 - o0, Nw, C, 1.0, address(wt, (t * Cout + o0) * C), C,
-                     address(xpad, kh * dh * Wp + kw * dw), L, 1.0 if t else 0.0,
-                     address(wide), Nw)
-        wide_to_images(wide, n0, cnt, o0, o1, geo, y, b)
-    blas_restore_threads(previous)
+                gemm(o1 - o0, Nw, C, wf, (t * Cout + o0) * C, C, xpad, kh * dh * Wp + kw * dw, L,
+                     wide, 0, Nw, beta=1.0 if t else 0.0)
+        wide_to_images(wide.reshape((o1 - o0, Nw)), n0, cnt, o0, o1, g, y, b)
 
 
 @njit
-def _grad_input_wide_units(gy, wt, gx, geo, units, u0, u1, ws):
+def _grad_input_wide_units(gy, wt, gx, g, units, u0, u1, ws):
     """gxpad[c0:c1] += wt[tap, :, c0:c1]^T @ gy_wide at each tap's offset; gx = its interior."""
-    previous = blas_single_thread()
-    f64 = gy.itemsize == 8
-    C, Cout, KH, KW, dh, dw = geo[1], geo[4], geo[5], geo[6], geo[13], geo[14]
+    C, Cout, KH, KW, dh, dw = g.C, g.Cout, g.KH, g.KW, g.dh, g.dw
+    wf = wt.reshape(-1)
     last = -1
     for u in range(u0, u1):
         n0, cnt, c0, c1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
-        Wp, L, Nw = _wide_sizes(geo, cnt)
-        gwide = ws[:Cout * Nw].reshape((Cout, Nw))
+        Wp, L, Nw = _wide_sizes(g, cnt)
+        gwide = ws[:Cout * Nw]
         if cnt != last:
             gwide[:] = 0                            # garbage entries stay zero
             last = cnt
-        images_to_wide(gy, n0, cnt, 0, Cout, geo, gwide)
+        images_to_wide(gy, n0, cnt, 0, Cout, g, gwide.reshape((Cout, Nw)))
         gxpad = ws[gwide.size:gwide.size + (c1 - c0) * L + (KW - 1) * dw + 1]
         gxpad[:] = 0
         for kh in range(KH):
             for kw in range(KW):
                 t = kh * KW + kw
                 # gxpad[c*L + kh*dh*Wp + kw*dw + q] += sum_o w[o, c, kh, kw] * gy_wide[o, q]
-                gemm(f64, _T, _NT, c1 - c0, Nw, Cout, 1.0, address(wt, t * Cout * C + c0), C,
-                     address(gwide), Nw, 1.0, address(gxpad, kh * dh * Wp + kw * dw), L)
-        unpad_images(gxpad, n0, cnt, c0, c1, geo, gx)
-    blas_restore_threads(previous)
+                gemm(c1 - c0, Nw, Cout, wf, t * Cout * C + c0, C, gwide, 0, Nw,
+                     gxpad, kh * dh * Wp + kw * dw, L, beta=1.0, ta=True)
+        unpad_images(gxpad, n0, cnt, c0, c1, g, gx)
 
 
 @njit
-def _grad_weight_wide_units(x, gy, part, geo, units, u0, u1, ws):
+def _grad_weight_wide_units(x, gy, part, g, units, u0, u1, ws):
     """part[tap, o0:o1] (Cout, C) += gy_wide[o0:o1] @ shifted(xpad)^T for each unit."""
-    previous = blas_single_thread()
-    f64 = x.itemsize == 8
-    C, Cout, KH, KW, dh, dw = geo[1], geo[4], geo[5], geo[6], geo[13], geo[14]
+    C, Cout, KH, KW, dh, dw = g.C, g.Cout, g.KH, g.KW, g.dh, g.dw
+    pf = part.reshape(-1)
     part[:] = 0
     last = -1
     for u in range(u0, u1):
         n0, cnt, o0, o1 = units[u, 0], units[u, 1], units[u, 2], units[u, 3]
-        Wp, L, Nw = _wide_sizes(geo, cnt)
+        Wp, L, Nw = _wide_sizes(g, cnt)
         xpad = ws[:C * L + (KW - 1) * dw + 1]
-        g = ws[xpad.size:xpad.size + (o1 - o0) * Nw].reshape((o1 - o0, Nw))
+        gwide = ws[xpad.size:xpad.size + (o1 - o0) * Nw]
         if cnt != last:
             xpad[:] = 0                             # borders, slack and garbage stay zero
             ws[xpad.size:xpad.size + Cout * Nw] = 0
             last = cnt
-        pad_images(x, n0, cnt, 0, C, geo, xpad)
-        images_to_wide(gy, n0, cnt, o0, o1, geo, g)
+        pad_images(x, n0, cnt, 0, C, g, xpad)
+        images_to_wide(gy, n0, cnt, o0, o1, g, gwide.reshape((o1 - o0, Nw)))
         for kh in range(KH):
             for kw in range(KW):
                 t = kh * KW + kw
                 # gw[o, c, kh, kw] += sum_q gy_wide[o, q] * xpad[c*L + kh*dh*Wp + kw*dw + q]
-                gemm(f64, _NT, _T, o1 - o0, C, Nw, 1.0, address(g), Nw,
-                     address(xpad, kh * dh * Wp + kw * dw), L, 1.0,
-                     address(part, (t * Cout + o0) * C), C)
-    blas_restore_threads(previous)
+                gemm(o1 - o0, C, Nw, gwide, 0, Nw, xpad, kh * dh * Wp + kw * dw, L,
+                     pf, (t * Cout + o0) * C, C, beta=1.0, tb=True)
 
 
 # ----------------------------------------------------------------------------------------
@@ -293,43 +268,43 @@ def _grad_weight_wide_units(x, gy, part, geo, units, u0, u1, ws):
 # ----------------------------------------------------------------------------------------
 
 @njit(parallel=True)
-def _forward_parallel(x, w2, b, y, geo, units, bounds, ws):
+def _forward_parallel(x, w2, b, y, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
-        _forward_units(x, w2, b, y, geo, units, bounds[t], bounds[t + 1], ws[t])
+        _forward_units(x, w2, b, y, g, units, bounds[t], bounds[t + 1], ws[t])
 
 
 @njit(parallel=True)
-def _grad_weight_parallel(x, gy, parts, geo, units, bounds, ws):
+def _grad_weight_parallel(x, gy, parts, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
-        _grad_weight_units(x, gy, parts[t], geo, units, bounds[t], bounds[t + 1], ws[t])
+        _grad_weight_units(x, gy, parts[t], g, units, bounds[t], bounds[t + 1], ws[t])
 
 
 @njit(parallel=True)
-def _grad_input_parallel(gy, w2, gx, geo, units, bounds, ws):
+def _grad_input_parallel(gy, w2, gx, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
-        _grad_input_units(gy, w2, gx, geo, units, bounds[t], bounds[t + 1], ws[t])
+        _grad_input_units(gy, w2, gx, g, units, bounds[t], bounds[t + 1], ws[t])
 
 
 @njit(parallel=True)
-def _forward_wide_parallel(x, wt, b, y, geo, units, bounds, ws):
+def _forward_wide_parallel(x, wt, b, y, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
-        _forward_wide_units(x, wt, b, y, geo, units, bounds[t], bounds[t + 1], ws[t])
+        _forward_wide_units(x, wt, b, y, g, units, bounds[t], bounds[t + 1], ws[t])
 
 
 @njit(parallel=True)
-def _grad_weight_wide_parallel(x, gy, parts, geo, units, bounds, ws):
+def _grad_weight_wide_parallel(x, gy, parts, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
-        _grad_weight_wide_units(x, gy, parts[t], geo, units, bounds[t], bounds[t + 1], ws[t])
+        _grad_weight_wide_units(x, gy, parts[t], g, units, bounds[t], bounds[t + 1], ws[t])
 
 
 @njit(parallel=True)
-def _grad_input_wide_parallel(gy, wt, gx, geo, units, bounds, ws):
+def _grad_input_wide_parallel(gy, wt, gx, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
-        _grad_input_wide_units(gy, wt, gx, geo, units, bounds[t], bounds[t + 1], ws[t])
+        _grad_input_wide_units(gy, wt, gx, g, units, bounds[t], bounds[t + 1], ws[t])
 
 
 # ----------------------------------------------------------------------------------------
-# Planning (pure Python, cached per geometry) and the workspace cache
+# Planning (pure Python, cached per geometry)
 # ----------------------------------------------------------------------------------------
 
 def _cdiv(a, b):
@@ -338,7 +313,7 @@ def _cdiv(a, b):
 
 def _use_wide(g):
     """Stride 1 with enough channels for per-tap GEMMs, and not too much garbage: wide path."""
-    if g.sh != 1 or g.sw != 1 or _is_direct_g(g):
+    if g.sh != 1 or g.sw != 1 or _is_direct(g):
         return False
     waste = (g.H + 2 * g.ph) * (g.W + 2 * g.pw) / (g.OH * g.OW)
     return min(g.C, g.Cout) >= CONV_WIDE_MIN_CHANNELS and waste <= CONV_WIDE_MAX_WASTE
@@ -348,10 +323,6 @@ def _use_winograd(g):
     """3x3 stride-1 with many channels on a small image: Winograd F(2x2, 3x3) (config's numbers)."""
     return (_winograd.usable(g) and min(g.C, g.Cout) >= CONV_WINOGRAD_MIN_CHANNELS
             and g.OH * g.OW <= CONV_WINOGRAD_MAX_PIXELS)
-
-
-def _is_direct_g(g):
-    return g.KH == g.KW == g.sh == g.sw == 1 and g.ph == g.pw == 0
 
 
 def _split(n_items, batch, n_threads, n_channels):
@@ -409,32 +380,13 @@ def _plan(g, kind, n_threads, itemsize):
     return wide, units, bounds, items
 
 
-_local = threading.local()
-
-
-def _workspace(n_threads, n_items, dtype):
-    """A (n_threads, n_items) scratch array, reused across calls in this Python thread.
-
-    Reuse avoids page-faulting a fresh mmap'd buffer on every call (docs/performance.md,
-    "glibc malloc page faults").  One cache per Python thread keeps concurrent callers apart.
-    """
-    cache = _local.__dict__.setdefault("workspaces", {})
-    key = np.dtype(dtype).char
-    need = n_threads * n_items
-    buf = cache.get(key)
-    if buf is None or buf.size < need:
-        buf = cache[key] = np.empty(need, dtype=dtype)
-    return buf[:need].reshape(n_threads, n_items)
-
-
 def _threads(g):
-    """How many threads to use: 1 unless the multiply-adds pay for a parallel launch."""
+    """How many threads to use: 1 unless the multiply-adds pay for a parallel launch (and
+    BLAS can be pinned to one thread inside ours)."""
     macs = g.N * g.Cout * g.OH * g.OW * g.C * g.KH * g.KW
-    return numba.get_num_threads() if use_parallel(macs // CONV_MACS_PER_ELEMENT) else 1
-
-
-def _geo(g):
-    return np.array(g, dtype=np.int64)
+    if can_split() and use_parallel(macs // CONV_MACS_PER_ELEMENT):
+        return numba.get_num_threads()
+    return 1
 
 
 # ----------------------------------------------------------------------------------------
@@ -455,16 +407,17 @@ def _forward(x, w, b, g):
     y = np.empty((g.N, g.Cout, g.OH * g.OW), dtype=x.dtype)          # (N, Cout, P)
     nt = _threads(g)
     wide, units, bounds, items = _plan(g, "forward", nt, x.itemsize)
-    ws = _workspace(nt, items, x.dtype)
+    ws = workspace("conv", (nt, items), x.dtype)
     if wide:
         fn_par, fn_units, wmat = _forward_wide_parallel, _forward_wide_units, _tap_major(w, g)
     else:
         fn_par, fn_units = _forward_parallel, _forward_units
         wmat = np.ascontiguousarray(w).reshape(g.Cout, -1)          # (Cout, K)
-    if bounds.size > 2:
-        fn_par(x, wmat, b, y, _geo(g), units, bounds, ws)
-    else:
-        fn_units(x, wmat, b, y, _geo(g), units, 0, len(units), ws[0])
+    with single_threaded():   # our threads share the work; BLAS runs on one in each
+        if bounds.size > 2:
+            fn_par(x, wmat, b, y, g, units, bounds, ws)
+        else:
+            fn_units(x, wmat, b, y, g, units, 0, len(units), ws[0])
     return y.reshape(g.N, g.Cout, g.OH, g.OW)
 
 
@@ -476,16 +429,17 @@ def _grad_input(gy, w, g):
     gx = np.empty((g.N, g.C, g.H, g.W), dtype=gy.dtype)
     nt = _threads(g)
     wide, units, bounds, items = _plan(g, "grad_input", nt, gy.itemsize)
-    ws = _workspace(nt, items, gy.dtype)
+    ws = workspace("conv", (nt, items), gy.dtype)
     if wide:
         fn_par, fn_units, wmat = _grad_input_wide_parallel, _grad_input_wide_units, _tap_major(w, g)
     else:
         fn_par, fn_units = _grad_input_parallel, _grad_input_units
         wmat = np.ascontiguousarray(w).reshape(g.Cout, -1)          # (Cout, K)
-    if bounds.size > 2:
-        fn_par(gy, wmat, gx, _geo(g), units, bounds, ws)
-    else:
-        fn_units(gy, wmat, gx, _geo(g), units, 0, len(units), ws[0])
+    with single_threaded():   # our threads share the work; BLAS runs on one in each
+        if bounds.size > 2:
+            fn_par(gy, wmat, gx, g, units, bounds, ws)
+        else:
+            fn_units(gy, wmat, gx, g, units, 0, len(units), ws[0])
     return gx
 
 
@@ -497,7 +451,7 @@ def _grad_weight(x, gy, g):
     gy = np.ascontiguousarray(gy).reshape(g.N, g.Cout, g.OH * g.OW)  # (N, Cout, P)
     nt = _threads(g)
     wide, units, bounds, items = _plan(g, "grad_weight", nt, x.itemsize)
-    ws = _workspace(nt, items, x.dtype)
+    ws = workspace("conv", (nt, items), x.dtype)
     KK, K = g.KH * g.KW, g.C * g.KH * g.KW
     if wide:   # partials per tap: (T, KH*KW, Cout, C)
         parts = np.empty((bounds.size - 1, KK, g.Cout, g.C), dtype=x.dtype)
@@ -505,10 +459,11 @@ def _grad_weight(x, gy, g):
     else:      # partials as the GEMM sees them: (T, Cout, C*KH*KW)
         parts = np.empty((bounds.size - 1, g.Cout, K), dtype=x.dtype)
         fn_par, fn_units = _grad_weight_parallel, _grad_weight_units
-    if bounds.size > 2:
-        fn_par(x, gy, parts, _geo(g), units, bounds, ws)
-    else:
-        fn_units(x, gy, parts[0], _geo(g), units, 0, len(units), ws[0])
+    with single_threaded():   # our threads share the work; BLAS runs on one in each
+        if bounds.size > 2:
+            fn_par(x, gy, parts, g, units, bounds, ws)
+        else:
+            fn_units(x, gy, parts[0], g, units, 0, len(units), ws[0])
     gw = parts[0]
     for t in range(1, parts.shape[0]):   # serial merge of the per-thread partials
         gw += parts[t]

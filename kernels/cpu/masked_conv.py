@@ -229,12 +229,12 @@ def _forward_driver(x, wt, b, has_b, y, bounds, pt, pl, wp, ld, offs, im2col, ws
             if im2col:
                 # y[n] (Cout, OH*OW) = [W | b] @ [cols; 1], straight into the output
                 _gather_cols(xin, ld, offs, cin, wp, oh, ow, cols)
-                gemm(False, False, cout, ohw, kb, wt, 0, kb, cols, 0, ohw, 0.0, yf, n * cout * ohw, ohw)
+                gemm(cout, ohw, kb, wt, 0, kb, cols, 0, ohw, yf, n * cout * ohw, ohw)
             else:
                 # out (Cout, OH*wp) = sum_l W_l @ view_l, then crop and add the bias
                 for li in range(L):
-                    gemm(False, False, cout, m, cin, wt, li * cin, kb, xin, offs[li], ld,
-                         0.0 if li == 0 else 1.0, out, 0, m)
+                    gemm(cout, m, cin, wt, li * cin, kb, xin, offs[li], ld, out, 0, m,
+                         beta=0.0 if li == 0 else 1.0)
                 _crop_into(out, wp, y[n], b, has_b)
 
 
@@ -269,7 +269,7 @@ def _backward_driver(gy, x, wt, cin, gx, want_gx, want_gw, bounds, wp, fwd_pt, f
                     # [gW | gb] += gy[n] (Cout, OH*OW) @ [cols; 1]^T
                     _pad_into(x[n], xin, ld_x, fwd_pt, fwd_pl, wp)
                     _gather_cols(xin, ld_x, offs_x, cin, wp, oh, ow, cols)
-                    gemm(False, True, cout, kb, ohw, gyf, gn, ohw, cols, 0, ohw, 1.0, gwp, 0, kb)
+                    gemm(cout, kb, ohw, gyf, gn, ohw, cols, 0, ohw, gwp, 0, kb, beta=1.0, tb=True)
                 else:
                     for o in range(cout):  # gb alone
                         acc = zero_of(gyf)
@@ -278,7 +278,7 @@ def _backward_driver(gy, x, wt, cin, gx, want_gx, want_gw, bounds, wp, fwd_pt, f
                         gwp[o * kb + K] += acc
                 if want_gx:
                     # Z (L*Cin, OH*OW) = W^T @ gy[n], then shift-add Z's rows into gx[n]
-                    gemm(True, False, K, ohw, cout, wt, 0, kb, gyf, gn, ohw, 0.0, gxo, 0, ohw)
+                    gemm(K, ohw, cout, wt, 0, kb, gyf, gn, ohw, gxo, 0, ohw, ta=True)
                     _col2im_exact(gxo, dys, dxs, cin, oh, ow, gx[n])
                 continue
             # shift mode: gy copied into a zero-margin buffer (its bias sums on the way)
@@ -288,12 +288,12 @@ def _backward_driver(gy, x, wt, cin, gx, want_gx, want_gw, bounds, wp, fwd_pt, f
                 # one GEMM on the stacked views beats L thin ones (measured ~390 -> ~330 us/image)
                 _pad_into(x[n], xin, ld_x, fwd_pt, fwd_pl, wp)
                 _stack_views(xin, ld_x, offs_x, cin, m, cols)
-                gemm(False, True, cout, K, m, gin, g0, ld_g, cols, 0, m, 1.0, gwp, 0, kb)
+                gemm(cout, K, m, gin, g0, ld_g, cols, 0, m, gwp, 0, kb, beta=1.0, tb=True)
             if want_gx:
                 # gx (Cin, mx) = sum_l W_l^T @ gy-view_l (mirrored taps)
                 for li in range(L):
-                    gemm(True, False, cin, mx, cout, wt, li * cin, kb, gin, offs_g[li], ld_g,
-                         0.0 if li == 0 else 1.0, gxo, 0, mx)
+                    gemm(cin, mx, cout, wt, li * cin, kb, gin, offs_g[li], ld_g, gxo, 0, mx,
+                         beta=0.0 if li == 0 else 1.0, ta=True)
                 _crop_into(gxo, wp, gx[n], gwp, False)
 
 
@@ -338,9 +338,9 @@ def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
     bb = np.ascontiguousarray(b) if has_b else np.zeros(cout, x.dtype)
     y = np.empty((x.shape[0], cout, oh, ow), dtype=x.dtype)
     nt, m = plan.nt, oh * plan.wp
-    ws_in = workspace("mc_in", nt, cin * plan.ld_x, x.dtype)
-    ws_cols = workspace("mc_cols", nt, (plan.L * cin + 1) * oh * ow if plan.im2col else 1, x.dtype)
-    ws_out = workspace("mc_out", nt, 1 if plan.im2col else cout * m, x.dtype)
+    ws_in = workspace("mc_in", (nt, cin * plan.ld_x), x.dtype)
+    ws_cols = workspace("mc_cols", (nt, (plan.L * cin + 1) * oh * ow if plan.im2col else 1), x.dtype)
+    ws_out = workspace("mc_out", (nt, 1 if plan.im2col else cout * m), x.dtype)
     pt, pl = plan.fwd_m[0], plan.fwd_m[1]
     _run(_forward_par, _forward_ser, plan, x, wt, bb, has_b, y, plan.bounds(), pt, pl, plan.wp,
          plan.ld_x, plan.offs_x, plan.im2col, ws_in, ws_cols, ws_out)
@@ -377,12 +377,12 @@ def _backward(gy, x, w_shape, w, taps, padding, center_mask, bias, want_gx, want
     gx = np.empty(x_shape, dtype) if want_gx else np.empty((1, 1, ih, 1), dtype)
     nt, L, wp, K = plan.nt, plan.L, plan.wp, plan.L * cin
     im2col = plan.im2col
-    ws_x = workspace("mc_in", nt, cin * plan.ld_x if want_gw else 1, dtype)
-    ws_g = workspace("mc_gin", nt, 1 if im2col else cout * plan.ld_g, dtype)
-    ws_cols = workspace("mc_cols", nt, (K + 1) * oh * ow if im2col else (K * oh * wp if want_gw else 1),
+    ws_x = workspace("mc_in", (nt, cin * plan.ld_x if want_gw else 1), dtype)
+    ws_g = workspace("mc_gin", (nt, 1 if im2col else cout * plan.ld_g), dtype)
+    ws_cols = workspace("mc_cols", (nt, (K + 1) * oh * ow if im2col else (K * oh * wp if want_gw else 1)),
                         dtype)
     gx_size = (K * oh * ow if im2col else cin * ih * wp) if want_gx else 1
-    ws_gx = workspace("mc_out", nt, gx_size, dtype)
+    ws_gx = workspace("mc_out", (nt, gx_size), dtype)
     gw_part = np.empty((nt, cout * (K + 1)), dtype)
     dys, dxs = plan.dys, plan.dxs
     _run(_backward_par, _backward_ser, plan, gy, x, wt, cin, gx, want_gx, want_gw, plan.bounds(), wp,

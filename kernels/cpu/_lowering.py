@@ -1,4 +1,4 @@
-"""The convolution lowering: im2col / col2im inner kernels and the BLAS GEMM they feed.
+"""The convolution lowering: im2col / col2im and the "shifted window" copies that feed GEMMs.
 
 A convolution is a matrix product once its input patches are laid out as columns
 (Chainer's ``im2col_cpu``).  For one image ``n`` and output pixels ``p = i*OW + j``:
@@ -6,117 +6,16 @@ A convolution is a matrix product once its input patches are laid out as columns
     cols[(c*KH + kh)*KW + kw, p] = xpad[n, c, i*sh + kh*dh, j*sw + kw*dw]      (im2col)
     y[n] (Cout, P)               = w.reshape(Cout, K) @ cols (K, P),  K = C*KH*KW
 
-``col2im`` is the adjoint: it scatter-adds the columns back into the image.
+``col2im`` is the adjoint: it scatter-adds the columns back into the image.  The GEMMs
+themselves are ``kernels/cpu/_blas.py``'s, called by ``conv.py`` on these buffers.
 
-The GEMM is OpenBLAS's ``cblas_?gemm``, the very library NumPy ships, called from inside
-``@njit`` code through a symbol registered with LLVM, so Numba's cache stays valid
-across processes.  Calling it per thread lets each Numba worker lower a block of images
-into an L2-sized buffer and multiply it at once, with OpenBLAS pinned to one thread in
-that worker (``openblas_set_num_threads_local``), so the two thread pools never fight
-(docs/performance.md, "Threads").  ``HAS_BLAS`` is False when NumPy was not
-built against the pip OpenBLAS (for example Accelerate or MKL); the convolution
-wrappers then fall back to the NumPy reference.
+Every kernel here works on one image (or a block of images) in one thread, reading the
+sizes from ``g``, the ``ConvGeometry`` named tuple of ``kernels/reference/conv.py``
+(``g.KH``, ``g.sh``, ...), which Numba receives as a tuple of integers.
 """
-import ctypes
-import glob
-import os
-
-import numba
 import numpy as np
-from numba import cfunc, types
 
 from ._numba import njit
-
-try:  # llvmlite ships with numba
-    import llvmlite.binding as _llvm
-except ImportError:  # pragma: no cover
-    _llvm = None
-
-CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
-
-_i32, _i64 = types.int32, types.int64
-# cblas_?gemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), ILP64.
-# Pointers travel as int64 (same register on x86-64 / arm64 ABIs as a void*).
-_sgemm = types.ExternalFunction("minigen_cblas_sgemm", types.void(
-    _i32, _i32, _i32, _i64, _i64, _i64, types.float32, _i64, _i64, _i64, _i64, types.float32,
-    _i64, _i64))
-_dgemm = types.ExternalFunction("minigen_cblas_dgemm", types.void(
-    _i32, _i32, _i32, _i64, _i64, _i64, types.float64, _i64, _i64, _i64, _i64, types.float64,
-    _i64, _i64))
-_blas_threads_local = types.ExternalFunction("minigen_blas_threads_local", _i32(_i32))
-
-
-@cfunc(_i32(_i32))
-def _no_threads_local(n):  # pragma: no cover - older OpenBLAS (< 0.3.27) without the call
-    return 0
-
-
-def _register_openblas():
-    """Register NumPy's OpenBLAS gemm under the names above; True on success.
-
-    With ``NUMBA_DISABLE_JIT=1`` the kernels run as Python, so the same three calls are
-    bound as ctypes functions instead (a student can step through the whole conv).
-    """
-    global _sgemm, _dgemm, _blas_threads_local
-    if _llvm is None:
-        return False
-    here = os.path.dirname(np.__file__)
-    paths = (glob.glob(os.path.join(here, "..", "numpy.libs", "libscipy_openblas64_*"))
-             + glob.glob(os.path.join(here, ".dylibs", "libscipy_openblas64_*")))
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-            sgemm, dgemm = lib.scipy_cblas_sgemm64_, lib.scipy_cblas_dgemm64_
-        except (OSError, AttributeError):
-            continue
-        local = getattr(lib, "openblas_set_num_threads_local", None)
-        if numba.config.DISABLE_JIT:
-            i32, i64 = ctypes.c_int32, ctypes.c_int64
-            for fn, real in ((sgemm, ctypes.c_float), (dgemm, ctypes.c_double)):
-                fn.restype = None
-                fn.argtypes = [i32, i32, i32, i64, i64, i64, real, i64, i64, i64, i64, real, i64, i64]
-            _sgemm, _dgemm = sgemm, dgemm
-            _blas_threads_local = local if local is not None else (lambda n: 0)
-            return True
-        addr = ctypes.cast
-        _llvm.add_symbol("minigen_cblas_sgemm", addr(sgemm, ctypes.c_void_p).value)
-        _llvm.add_symbol("minigen_cblas_dgemm", addr(dgemm, ctypes.c_void_p).value)
-        _llvm.add_symbol("minigen_blas_threads_local",
-                         addr(local, ctypes.c_void_p).value if local is not None
-                         else _no_threads_local.address)
-        return True
-    return False
-
-
-HAS_BLAS = _register_openblas()
-
-
-@njit
-def gemm(f64, trans_a, trans_b, M, N, K, alpha, a_ptr, lda, b_ptr, ldb, beta, c_ptr, ldc):
-    """Row-major ``C (M, N) = alpha * op(A) @ op(B) + beta * C`` on raw pointers (cblas)."""
-    if f64:
-        _dgemm(CBLAS_ROW_MAJOR, trans_a, trans_b, M, N, K, alpha, a_ptr, lda, b_ptr, ldb, beta,
-               c_ptr, ldc)
-    else:
-        _sgemm(CBLAS_ROW_MAJOR, trans_a, trans_b, M, N, K, alpha, a_ptr, lda, b_ptr, ldb, beta,
-               c_ptr, ldc)
-
-
-@njit
-def address(a, offset=0):
-    """Address of ``a.flat[offset]`` (``a`` C-contiguous) as an int64, for the GEMM calls."""
-    return np.int64(a.ctypes.data) + np.int64(offset) * a.itemsize
-
-
-@njit
-def blas_single_thread():
-    """Pin OpenBLAS to one thread in the calling thread; returns the value to restore."""
-    return _blas_threads_local(1)
-
-
-@njit
-def blas_restore_threads(previous):
-    _blas_threads_local(previous)
 
 
 @njit
@@ -170,15 +69,15 @@ def _zero_columns(dst, first, rows, row_len, j0, j1):
 
 
 @njit
-def im2col(x, n, geo, i0, i1, cols, col0):
+def im2col(x, n, g, i0, i1, cols, col0):
     """Lower output rows [i0, i1) of image n into ``cols[:, col0 : col0 + (i1 - i0)*OW]``.
 
     cols[(c*KH + kh)*KW + kw, col0 + (i - i0)*OW + j] = xpad[n, c, i*sh + kh*dh, j*sw + kw*dw]
     (padding positions are written as zeros).  ``x`` (N, C, H, W) and ``cols`` (K, ld) are
     C-contiguous; the loops index them as flat vectors so that the copies vectorise.
     """
-    C, H, W, KH, KW, OW = geo[1], geo[2], geo[3], geo[5], geo[6], geo[8]
-    sh, sw, ph, pw, dh, dw = geo[9], geo[10], geo[11], geo[12], geo[13], geo[14]
+    C, H, W, KH, KW, OW = g.C, g.H, g.W, g.KH, g.KW, g.OW
+    sh, sw, ph, pw, dh, dw = g.sh, g.sw, g.ph, g.pw, g.dh, g.dw
     xf, cf, ld = x.reshape(-1), cols.reshape(-1), cols.shape[1]
     # With stride 1 and OW == W, output rows i and i+1 read input rows ih and ih+1 at
     # the same column offset: the whole valid block is ONE contiguous copy, followed by
@@ -217,7 +116,7 @@ def im2col(x, n, geo, i0, i1, cols, col0):
 
 
 @njit
-def col2im(dcols, col0, gx, n, c0, c1, geo):
+def col2im(dcols, col0, gx, n, c0, c1, g):
     """Scatter-add columns into channels [c0, c1) of image n of ``gx`` (which it zeroes first).
 
     gx[n, c, i*sh + kh*dh - ph, j*sw + kw*dw - pw] += dcols[((c-c0)*KH + kh)*KW + kw, col0 + i*OW + j]
@@ -225,8 +124,8 @@ def col2im(dcols, col0, gx, n, c0, c1, geo):
     ``dcols`` is scratch: its entries that fall on padding are overwritten with zeros
     (so that the stride-1 case can add each tap's block as one contiguous run).
     """
-    C, H, W, KH, KW, OH, OW = geo[1], geo[2], geo[3], geo[5], geo[6], geo[7], geo[8]
-    sh, sw, ph, pw, dh, dw = geo[9], geo[10], geo[11], geo[12], geo[13], geo[14]
+    C, H, W, KH, KW, OH, OW = g.C, g.H, g.W, g.KH, g.KW, g.OH, g.OW
+    sh, sw, ph, pw, dh, dw = g.sh, g.sw, g.ph, g.pw, g.dh, g.dw
     gf, df, ld = gx.reshape(-1), dcols.reshape(-1), dcols.shape[1]
     one_run = sh == 1 and sw == 1 and OW == W
     for c in range(c0, c1):
@@ -274,38 +173,38 @@ def col2im(dcols, col0, gx, n, c0, c1, geo):
 # ----------------------------------------------------------------------------------------
 
 @njit
-def pad_images(x, n0, cnt, c0, c1, geo, buf):
+def pad_images(x, n0, cnt, c0, c1, g, buf):
     """buf[(c-c0)*L + (b*Hp + h + ph)*Wp + w + pw] = x[n0 + b, c, h, w]; borders untouched."""
-    C, H, W = geo[1], geo[2], geo[3]
-    Hp, Wp = H + 2 * geo[11], W + 2 * geo[12]
+    C, H, W = g.C, g.H, g.W
+    Hp, Wp = H + 2 * g.ph, W + 2 * g.pw
     L = cnt * Hp * Wp
     xf = x.reshape(-1)
     for c in range(c0, c1):
         for b in range(cnt):
             for h in range(H):
-                _copy_run(buf, (c - c0) * L + (b * Hp + h + geo[11]) * Wp + geo[12], xf,
+                _copy_run(buf, (c - c0) * L + (b * Hp + h + g.ph) * Wp + g.pw, xf,
                           (((n0 + b) * C + c) * H + h) * W, W)
 
 
 @njit
-def unpad_images(buf, n0, cnt, c0, c1, geo, gx):
+def unpad_images(buf, n0, cnt, c0, c1, g, gx):
     """gx[n0 + b, c, h, w] = buf[(c-c0)*L + (b*Hp + h + ph)*Wp + w + pw] (the inverse copy)."""
-    C, H, W = geo[1], geo[2], geo[3]
-    Hp, Wp = H + 2 * geo[11], W + 2 * geo[12]
+    C, H, W = g.C, g.H, g.W
+    Hp, Wp = H + 2 * g.ph, W + 2 * g.pw
     L = cnt * Hp * Wp
     gf = gx.reshape(-1)
     for c in range(c0, c1):
         for b in range(cnt):
             for h in range(H):
                 _copy_run(gf, (((n0 + b) * C + c) * H + h) * W, buf,
-                          (c - c0) * L + (b * Hp + h + geo[11]) * Wp + geo[12], W)
+                          (c - c0) * L + (b * Hp + h + g.ph) * Wp + g.pw, W)
 
 
 @njit
-def wide_to_images(wide, n0, cnt, o0, o1, geo, y, bias):
+def wide_to_images(wide, n0, cnt, o0, o1, g, y, bias):
     """y[n0 + b, o, i, j] = wide[o - o0, (b*Hp + i)*Wp + j] + bias[o] (bias may be empty)."""
-    Cout, OH, OW = geo[4], geo[7], geo[8]
-    Hp, Wp = geo[2] + 2 * geo[11], geo[3] + 2 * geo[12]
+    Cout, OH, OW = g.Cout, g.OH, g.OW
+    Hp, Wp = g.H + 2 * g.ph, g.W + 2 * g.pw
     Nw = wide.shape[1]
     yf, wf = y.reshape(-1), wide.reshape(-1)
     for b in range(cnt):
@@ -319,10 +218,10 @@ def wide_to_images(wide, n0, cnt, o0, o1, geo, y, bias):
 
 
 @njit
-def images_to_wide(gy, n0, cnt, o0, o1, geo, wide):
+def images_to_wide(gy, n0, cnt, o0, o1, g, wide):
     """wide[o - o0, (b*Hp + i)*Wp + j] = gy[n0 + b, o, i, j]; garbage entries untouched (zero)."""
-    Cout, OH, OW = geo[4], geo[7], geo[8]
-    Hp, Wp = geo[2] + 2 * geo[11], geo[3] + 2 * geo[12]
+    Cout, OH, OW = g.Cout, g.OH, g.OW
+    Hp, Wp = g.H + 2 * g.ph, g.W + 2 * g.pw
     Nw = wide.shape[1]
     gf, wf = gy.reshape(-1), wide.reshape(-1)
     for b in range(cnt):
