@@ -11,6 +11,7 @@ gather the gradients of its outputs (summed over every consumer), call its
 backward, reduce each input gradient to the input's shape, pass it on.
 """
 from .broadcast import reduce_to_shape
+from .function import grad_key
 from .mode import set_grad_enabled
 
 
@@ -123,28 +124,34 @@ def _initial_grad(y, gy):
 
 
 def _run(roots, root_grads, retain_graph, create_graph, capture):
-    """The backward loop. Returns {id(t): (t, grad)} for leaves, or for ``capture`` ids."""
-    grads = {}  # tensor -> accumulated gradient (Tensors hash by identity)
+    """The backward loop. Returns {id(t): (t, grad)} for leaves, or for ``capture`` ids.
+
+    Gradients are keyed by ``grad_key``: a leaf Tensor itself, or (creator, output index)
+    for an intermediate result, whose Tensor the graph does not keep (``Edge``).
+    """
+    grads = {}  # grad_key -> accumulated gradient (Functions and Tensors hash by identity)
     for t, g in zip(roots, root_grads):
-        grads[t] = g if t not in grads else grads[t] + g
+        key = grad_key(t)
+        grads[key] = g if key not in grads else grads[key] + g
     result = {}
     with set_grad_enabled(create_graph):
         for f in toposort(list(roots)):
             # 1) the gradient of each output, summed over all its consumers
-            outputs = [o() for o in f.outputs]
             gys, missing = [], False
-            for o in outputs:
-                g = grads.pop(o, None) if o is not None else None
+            for k, ref in enumerate(f.outputs):
+                g = grads.pop((f, k), None)
                 if g is None:
                     missing = True
                 else:
-                    if o._hooks:
-                        g = _apply_hooks(o, g)
-                    if o.retains_grad or (capture is not None and id(o) in capture):
-                        result[id(o)] = (o, g)
+                    o = ref()  # the output Tensor, if anything still holds it
+                    if o is not None:
+                        if o._hooks:
+                            g = _apply_hooks(o, g)
+                        if o.retains_grad or (capture is not None and id(o) in capture):
+                            result[id(o)] = (o, g)
                 gys.append(g)
             if missing:  # outputs nobody used (e.g. one piece of a split) get zeros
-                gys = [g if g is not None else _zeros_for(f, o, outputs) for g, o in zip(gys, outputs)]
+                gys = [g if g is not None else _zeros_for(f, k, gys) for k, g in enumerate(gys)]
             if create_graph and f.differentiable_backward is False:
                 raise NotImplementedError(
                     f"{f.name}: this fused op has no differentiable backward, so double backward "
@@ -156,20 +163,21 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
                 raise RuntimeError(f"{f.name}.backward returned {len(gxs)} gradients for "
                                    f"{len(f.inputs)} inputs")
             # 3) reduce broadcast gradients to each input's shape and pass them on
-            for x, gx in zip(f.inputs, gxs):
+            for x, gx in zip(f.inputs, gxs):  # x: a leaf Tensor or an Edge
                 if gx is None or not x.requires_grad:
                     continue
-                if gx.data.shape != x.data.shape:
-                    gx = reduce_to_shape(gx, x.data.shape)
-                if gx.data.dtype != x.data.dtype:
-                    gx = gx.astype(x.data.dtype)
-                prev = grads.get(x)
-                grads[x] = gx if prev is None else prev + gx
+                if gx.data.shape != x.shape:
+                    gx = reduce_to_shape(gx, x.shape)
+                if gx.data.dtype != x.dtype:
+                    gx = gx.astype(x.dtype)
+                key = x if x.creator is None else x.key
+                prev = grads.get(key)
+                grads[key] = gx if prev is None else prev + gx
             if not retain_graph:
                 f.release()
-    for t, g in grads.items():  # what is left are leaves (creator None)
-        if capture is None or id(t) in capture:
-            result[id(t)] = (t, _apply_hooks(t, g) if t.creator is None else g)
+    for t, g in grads.items():  # what is left are leaves
+        if type(t) is not tuple and (capture is None or id(t) in capture):
+            result[id(t)] = (t, _apply_hooks(t, g))
     if capture is None:
         result = {k: v for k, v in result.items() if v[0].creator is None or v[0].retains_grad}
     return result
@@ -185,9 +193,19 @@ def _apply_hooks(t, g):
     return g
 
 
-def _zeros_for(f, o, outputs):
-    """A zero gradient for an output nobody used (e.g. one part of a split)."""
+def _zeros_for(f, k, gys):
+    """A zero gradient for output ``k`` of ``f`` that nobody used (e.g. one part of a split)."""
     from .tensor import Tensor
-    i = next(k for k, out in enumerate(outputs) if out is o)  # identity: == is elementwise
-    shape, dtype = f.output_meta[i]
-    return Tensor(f.inputs[0].xp.zeros(shape, dtype=dtype))
+    shape, dtype = f.output_meta[k]
+    like = next((g for g in gys if g is not None), None)
+    xp = like.xp if like is not None else _input_module(f)
+    return Tensor(xp.zeros(shape, dtype=dtype))
+
+
+def _input_module(f):
+    """The array module (NumPy or CuPy) of ``f``'s computation, from a leaf input or saved array."""
+    from kernels.backend import get_array_module
+    for x in list(f.inputs) + list(getattr(f, "_saved_tensors", None) or ()):
+        if x is not None and hasattr(x, "data"):
+            return get_array_module(x.data)
+    return get_array_module(None)

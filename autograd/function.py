@@ -20,8 +20,15 @@ Calling a Function (``Mul()(a, b)``) does four things, in ``__call__``:
      checking devices and dtypes;
   2. run ``forward`` on the arrays;
   3. wrap the results as Tensors;
-  4. if recording and any input requires grad: remember inputs, outputs (weakly)
-     and make self the outputs' ``creator``.  That link is the whole graph.
+  4. if recording and any input requires grad: remember where each input's gradient
+     goes (``Edge``), the outputs (weakly), and make self the outputs' ``creator``.
+     That link is the whole graph.
+
+The graph holds what backward needs and nothing more: a Function keeps the arrays
+it saved, and for every input only an ``Edge`` (the leaf Tensor itself, or "output k
+of Function f" for an intermediate result).  So an intermediate array nobody saved,
+e.g. the sum in ``h = h + conv(relu(h))``, is freed as soon as the user's code drops
+it, as in PyTorch, instead of living until backward.
 
 Gradients of broadcast inputs are NOT reduced here or in any op: the engine
 reduces each input gradient to its input's shape, in one place
@@ -80,7 +87,7 @@ class Function:
                     record = True
                     break
         if record:
-            self.inputs = tensors
+            self.inputs = [t if t.creator is None else Edge(t) for t in tensors]
             self.needs_input_grad = tuple([t.requires_grad for t in tensors])
             self.outputs, self.output_meta = [], []
             for o, y in zip(outputs, ys):
@@ -90,7 +97,7 @@ class Function:
                 self.output_meta.append((y.shape, y.dtype))
             self.scope = _Mode.scope
             if self._saved is not None:
-                self._link_saved(arrays, outputs)
+                self._link_saved(arrays, tensors, outputs)
         else:
             self._saved = None
         return outputs[0] if single else tuple(outputs)
@@ -122,12 +129,12 @@ class Function:
     def name(self):
         return type(self).__name__
 
-    def _link_saved(self, arrays, outputs):
+    def _link_saved(self, arrays, tensors, outputs):
         Tensor = _TENSOR_API[0]
         out = []
         for s in self._saved:
             match = None
-            for a, t in zip(arrays, self.inputs):
+            for a, t in zip(arrays, tensors):
                 if a is s:
                     match = t
                     break
@@ -160,6 +167,11 @@ class Function:
         """Free what backward held (called by the engine unless retain_graph)."""
         self._saved_tensors = None
 
+    def keep_output(self, t):
+        """Hold output ``t`` for as long as this Function lives (a tensor with a hook or
+        ``retain_grad`` must see its gradient even if the user's code dropped it)."""
+        self.__dict__.setdefault("_kept", []).append(t)
+
     def _check_inputs(self, tensors):
         """One device; one float dtype (integer constants take it: the documented promotion rule)."""
         d0 = tensors[0].data
@@ -186,6 +198,45 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+class Edge:
+    """Where the gradient of one intermediate input goes: output ``index`` of ``creator``.
+
+    A recorded Function keeps leaf inputs themselves (``.grad`` is filled in on them) and,
+    for an input another Function produced, this Edge instead of the Tensor, so the
+    Tensor's array is not held by the graph (PyTorch's ``next_functions``).  It carries
+    what the engine and ``print_tape`` read: ``creator``, ``requires_grad``, ``shape``,
+    ``dtype``, and ``key``, the name of that gradient in the engine's table.
+    """
+    __slots__ = ("creator", "index", "shape", "dtype", "key")
+    requires_grad = True  # an intermediate result always requires grad
+
+    def __init__(self, t):
+        self.creator = f = t.creator
+        self.index = output_index(f, t)
+        self.shape, self.dtype = t.data.shape, t.data.dtype
+        self.key = (f, self.index)
+
+    def tensor(self):
+        """The Tensor itself if something still holds it, else None."""
+        return self.creator.outputs[self.index]()
+
+
+def output_index(f, t):
+    """Which output of Function ``f`` Tensor ``t`` is (0 for the usual single output)."""
+    refs = f.outputs
+    if len(refs) == 1:
+        return 0
+    for k, ref in enumerate(refs):
+        if ref() is t:
+            return k
+    raise ValueError(f"this tensor is not an output of {f.name}")
+
+
+def grad_key(t):
+    """The engine's name for the gradient of Tensor ``t``: the leaf itself, or (creator, index)."""
+    return t if t.creator is None else (t.creator, output_index(t.creator, t))
 
 
 _TENSOR_API = []

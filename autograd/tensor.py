@@ -122,11 +122,15 @@ class Tensor:
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; if it returns a
         Tensor, that replaces the gradient. Returns a handle with ``remove()``."""
+        if not self._hooks and self.creator is not None:
+            self.creator.keep_output(self)
         self._hooks.append(hook)
         return _HookHandle(self._hooks, hook)
 
     def retain_grad(self):
         """Also store ``.grad`` on this non-leaf tensor during backward."""
+        if not self.retains_grad and self.creator is not None:
+            self.creator.keep_output(self)
         self.retains_grad = True
 
     def zero_grad(self):

@@ -277,3 +277,45 @@ def test_tape_names_the_scope_of_each_op(capsys):
     print_tape(loss, names={"enc": outer, "enc.fc": inner})
     out = capsys.readouterr().out
     assert "enc.fc: MatMul" in out and "enc: ReLU" in out and "(2, 3), (3, 4)" in out
+
+
+def test_graph_does_not_hold_intermediate_results_nobody_saved():
+    """h = h + w * relu(h): the sums are freed when the loop drops them (only Edges are kept),
+    the gradients are unchanged."""
+    import gc
+    import weakref
+    w = Tensor(np.full((3,), 0.5), requires_grad=True)
+    h, sums = Tensor(np.array([1.0, -2.0, 3.0])), []
+    for _ in range(3):
+        h = h + w * h.relu()
+        sums.append(weakref.ref(h))
+    loss = h.sum()
+    del h
+    gc.collect()
+    assert all(r() is None for r in sums)        # Add and Sum save nothing; Mul saved relu(h)
+    loss.backward()
+    expected = np.zeros(3)                                       # d/dw by hand, h0 = [1, -2, 3]
+    h0 = np.array([1.0, -2.0, 3.0])
+    hs = [h0]
+    for _ in range(3):
+        hs.append(hs[-1] + 0.5 * np.maximum(hs[-1], 0))
+    dh = np.ones(3)
+    for k in range(2, -1, -1):
+        expected += dh * np.maximum(hs[k], 0)
+        dh = dh * (1 + 0.5 * (hs[k] > 0))
+    np.testing.assert_allclose(w.grad.data, expected)
+
+
+def test_hooks_and_retain_grad_survive_dropping_the_tensor():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    seen = []
+    y = x * 3.0
+    y.register_hook(lambda g: seen.append(g.data.copy()) or g * 2.0)
+    z = x * 5.0
+    z.retain_grad()
+    loss = (y + z).sum()
+    del y
+    loss.backward()
+    np.testing.assert_allclose(seen[0], [1.0, 1.0])
+    np.testing.assert_allclose(x.grad.data, [2.0 * 3.0 + 5.0] * 2)    # the hook doubled y's gradient
+    np.testing.assert_allclose(z.grad.data, [1.0, 1.0])

@@ -93,9 +93,9 @@ def f_backward_types(f, seen):
     """Record the Function types a backward creates (e.g. ScatterAdd from GetItem)."""
     from autograd import grad
     try:
-        xs = [x for x in f.inputs if x.requires_grad]
+        xs = [x if x.creator is None else x.tensor() for x in f.inputs if x.requires_grad]
         outs = [o() for o in f.outputs]
-        if not xs or any(o is None for o in outs):
+        if not xs or any(x is None for x in xs) or any(o is None for o in outs):
             return
         gs = grad(outs, xs, grad_outputs=[Tensor(np.ones(o.shape, o.dtype), requires_grad=True) for o in outs],
                   create_graph=True, retain_graph=True)
