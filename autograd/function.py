@@ -209,18 +209,18 @@ class Edge:
     what the engine and ``print_tape`` read: ``creator``, ``requires_grad``, ``shape``,
     ``dtype``, and ``key``, the name of that gradient in the engine's table.
     """
-    __slots__ = ("creator", "index", "shape", "dtype", "key")
+    __slots__ = ("creator", "key", "shape", "dtype")
     requires_grad = True  # an intermediate result always requires grad
 
     def __init__(self, t):
         self.creator = f = t.creator
-        self.index = output_index(f, t)
-        self.shape, self.dtype = t.data.shape, t.data.dtype
-        self.key = (f, self.index)
+        self.key = (f, 0 if len(f.outputs) == 1 else output_index(f, t))
+        data = t.data
+        self.shape, self.dtype = data.shape, data.dtype
 
     def tensor(self):
         """The Tensor itself if something still holds it, else None."""
-        return self.creator.outputs[self.index]()
+        return self.creator.outputs[self.key[1]]()
 
 
 def output_index(f, t):
