@@ -14,16 +14,18 @@ grad-input is the same with W_k^T and the shift reversed; grad-weight sums
 ``gy[:, t] x[:, t-s_k]^T`` over blocks into per-thread partial buffers, merged serially.
 """
 
-import numba
+from typing import NamedTuple
+
 import numpy as np
 from numba import prange
 
 from .. import config
+from ..reference import causal_conv1d as ref
 from ..reference.causal_conv1d import (check_backward, check_causal_args, check_forward,
                                         check_grad_input, check_grad_weight)
-from ._fastmath import zero_of
-from ._numba import njit, use_parallel, serial_twin
 from ._blas import can_split, gemm, single_threaded
+from ._fastmath import zero_of
+from ._numba import bias_or_empty, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["causal_conv1d_forward", "causal_conv1d_grad_input", "causal_conv1d_grad_weight",
            "causal_conv1d_backward"]
@@ -32,40 +34,51 @@ __all__ = ["causal_conv1d_forward", "causal_conv1d_grad_input", "causal_conv1d_g
 BLOCK_T = config.CAUSAL_CONV_BLOCK_T
 
 
-def _blocks(n, t):
-    """(n, t0, t1) rows of the independent output blocks, and the thread bounds over them."""
+class Plan(NamedTuple):
+    """What the drivers need (read in Numba as ``p.T``): sizes, tap shifts, work blocks.
+
+    Block ``blocks[i] = (n, t0, t1)`` is sample n, output columns [t0, t1); thread th
+    owns blocks ``[bounds[th], bounds[th+1])``.
+    """
+    cin: int
+    cout: int
+    T: int
+    shifts: np.ndarray        # s_k = d*(K-1-k)
+    blocks: np.ndarray
+    bounds: np.ndarray
+    want_gx: bool
+    want_gw: bool
+
+
+def _plan(n, cin, cout, t, shifts, n_elements, want_gx=False, want_gw=False):
+    """Cut the output into blocks of ``BLOCK_T`` columns and give each thread a run of them."""
     bt = max(1, min(BLOCK_T, t))
     nb = -(-t // bt)
     blocks = np.array([(i, j * bt, min(t, (j + 1) * bt)) for i in range(n) for j in range(nb)],
                       dtype=np.int64).reshape(-1, 3)
-    return blocks
-
-
-def _thread_bounds(n_blocks, n_elements):
-    nt = 1
-    if can_split() and use_parallel(n_elements):
-        nt = max(1, min(numba.get_num_threads(), n_blocks))
-    return np.array([n_blocks * i // nt for i in range(nt + 1)], dtype=np.int64)
+    bounds = thread_bounds(len(blocks), n_elements, can_split=can_split())
+    return Plan(cin=cin, cout=cout, T=t, shifts=shifts.astype(np.int64), blocks=blocks,
+                bounds=bounds, want_gx=want_gx, want_gw=want_gw)
 
 
 # ---------------------------------------------------------------------------------------
 # parallel drivers (inner kernels are the GEMMs themselves)
 # ---------------------------------------------------------------------------------------
 
-def _forward_driver(x, wt, b, has_b, dims, shifts, blocks, bounds, y):
+@parallel_driver
+def _forward_driver(x, wt, b, y, p):
     """y[n, :, t0:t1] = b + sum_k W_k @ x[n, :, t0-s_k : t1-s_k]   (flat arrays; wt (K, Cout, Cin))."""
-    cin, cout, T = dims[0], dims[1], dims[2]
-    K = shifts.shape[0]
-    for th in prange(bounds.shape[0] - 1):
-        for bi in range(bounds[th], bounds[th + 1]):
-            n, t0, t1 = blocks[bi, 0], blocks[bi, 1], blocks[bi, 2]
+    cin, cout, T = p.cin, p.cout, p.T
+    for th in prange(p.bounds.shape[0] - 1):
+        for bi in range(p.bounds[th], p.bounds[th + 1]):
+            n, t0, t1 = p.blocks[bi, 0], p.blocks[bi, 1], p.blocks[bi, 2]
             for o in range(cout):
                 base = (n * cout + o) * T
-                bo = b[o] if has_b else 0.0
+                bo = b[o] if b.size else 0.0
                 for t in range(t0, t1):
                     y[base + t] = bo
-            for k in range(K):
-                s = shifts[k]
+            for k in range(p.shifts.shape[0]):
+                s = p.shifts[k]
                 ts = max(t0, s)
                 if ts >= t1:
                     continue
@@ -73,51 +86,46 @@ def _forward_driver(x, wt, b, has_b, dims, shifts, blocks, bounds, y):
                      y, (n * cout) * T + ts, T, beta=1.0)
 
 
-def _backward_driver(gy, x, wt, dims, shifts, blocks, bounds, want_gx, want_gw, gx, gw_part, gb_part):
+@parallel_driver
+def _backward_driver(gy, x, wt, gx, gw_part, gb_part, p):
     """gx blocks (mirrored shifts) and per-thread partial gW (K, Cout, Cin) and gb (flat arrays)."""
-    cin, cout, T = dims[0], dims[1], dims[2]
-    K = shifts.shape[0]
-    for th in prange(bounds.shape[0] - 1):
+    cin, cout, T = p.cin, p.cout, p.T
+    K = p.shifts.shape[0]
+    for th in prange(p.bounds.shape[0] - 1):
         gwp = gw_part[th]
         gbp = gb_part[th]
         gwp[:] = 0.0
         gbp[:] = 0.0
-        for bi in range(bounds[th], bounds[th + 1]):
-            n, t0, t1 = blocks[bi, 0], blocks[bi, 1], blocks[bi, 2]
+        for bi in range(p.bounds[th], p.bounds[th + 1]):
+            n, t0, t1 = p.blocks[bi, 0], p.blocks[bi, 1], p.blocks[bi, 2]
             for o in range(cout):          # gb[o] += sum_t gy[n, o, t0:t1]
                 base = (n * cout + o) * T
                 acc = zero_of(gy)
                 for t in range(t0, t1):
                     acc += gy[base + t]
                 gbp[o] += acc
-            if want_gw:
+            if p.want_gw:
                 # gW_k += gy[n, :, ts:t1] @ x[n, :, ts-s : t1-s]^T
                 for k in range(K):
-                    s = shifts[k]
+                    s = p.shifts[k]
                     ts = max(t0, s)
                     if ts >= t1:
                         continue
                     gemm(cout, cin, t1 - ts, gy, (n * cout) * T + ts, T, x, (n * cin) * T + ts - s, T,
                          gwp, k * cout * cin, cin, beta=1.0, tb=True)
-            if want_gx:
+            if p.want_gx:
                 # gx[n, :, t0:te] = sum_k W_k^T @ gy[n, :, t0+s : te+s], te = min(t1, T-s)
                 for c in range(cin):
                     base = (n * cin + c) * T
                     for t in range(t0, t1):
                         gx[base + t] = 0.0
                 for k in range(K):
-                    s = shifts[k]
+                    s = p.shifts[k]
                     te = min(t1, T - s)
                     if te <= t0:
                         continue
                     gemm(cin, te - t0, cout, wt, k * cout * cin, cin, gy, (n * cout) * T + t0 + s, T,
                          gx, (n * cin) * T + t0, T, beta=1.0, ta=True)
-
-
-_forward_par = njit(parallel=True)(_forward_driver)
-_forward_ser = njit(serial_twin(_forward_driver))
-_backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(serial_twin(_backward_driver))
 
 
 # ---------------------------------------------------------------------------------------
@@ -129,44 +137,34 @@ def _tap_major(w):
     return np.ascontiguousarray(w.transpose(2, 0, 1)).ravel()
 
 
-def _run(par, ser, bounds, *args):
-    with single_threaded():  # our threads parallelise; BLAS stays on one in both paths
-        (par if len(bounds) > 2 else ser)(*args)
-
-
 def causal_conv1d_forward(x, w, b=None, dilation=1):
-    shifts = check_forward(x, w, b, dilation).astype(np.int64)
-    n, _, t = x.shape
+    shifts = check_forward(x, w, b, dilation)
+    n, cin, t = x.shape
     cout = w.shape[0]
-    has_b = b is not None
     x = np.ascontiguousarray(x)
     y = np.empty((n, cout, t), x.dtype)
-    blocks = _blocks(n, t)
-    bounds = _thread_bounds(len(blocks), y.size)
-    bb = np.ascontiguousarray(b) if has_b else np.zeros(1, x.dtype)
-    dims = np.array([x.shape[1], cout, t], dtype=np.int64)
-    _run(_forward_par, _forward_ser, bounds, x.ravel(), _tap_major(w), bb, has_b, dims, shifts, blocks,
-         bounds, y.ravel())
+    p = _plan(n, cin, cout, t, shifts, y.size)
+    with single_threaded():  # our threads parallelise; BLAS stays on one in both builds
+        _forward_driver(x.ravel(), _tap_major(w), bias_or_empty(b, x.dtype), y.ravel(), p,
+                        threads=len(p.bounds) - 1)
     return y
 
 
-def _backward(gy, x, w, x_shape, kernel_size, dilation, bias, want_gx, want_gw):
+def _backward(gy, x, w, x_shape, kernel_size, dilation, bias=False, want_gx=False, want_gw=False):
     dtype = gy.dtype
     n, cin, t = x_shape
     cout = gy.shape[1]
-    shifts = check_causal_args(x_shape, (cout, cin, kernel_size), dilation).astype(np.int64)
+    shifts = check_causal_args(x_shape, (cout, cin, kernel_size), dilation)
     gy = np.ascontiguousarray(gy)
     x = np.ascontiguousarray(x) if x is not None else np.zeros((1, cin, 1), dtype)
     wt = _tap_major(w) if w is not None else np.zeros(1, dtype)
     gx = np.empty(x_shape, dtype) if want_gx else np.zeros((1, 1, 1), dtype)
-    blocks = _blocks(n, t)
-    bounds = _thread_bounds(len(blocks), gy.size)
-    nt = len(bounds) - 1
+    p = _plan(n, cin, cout, t, shifts, gy.size, want_gx=want_gx, want_gw=want_gw)
+    nt = len(p.bounds) - 1
     gw_part = np.empty((nt, kernel_size * cout * cin), dtype)
     gb_part = np.empty((nt, cout), dtype)
-    dims = np.array([cin, cout, t], dtype=np.int64)
-    _run(_backward_par, _backward_ser, bounds, gy.ravel(), x.ravel(), wt, dims, shifts, blocks, bounds,
-         want_gx, want_gw, gx.ravel(), gw_part, gb_part)
+    with single_threaded():
+        _backward_driver(gy.ravel(), x.ravel(), wt, gx.ravel(), gw_part, gb_part, p, threads=nt)
     gw = None
     if want_gw:  # merge the per-thread partials, (K, Cout, Cin) -> (Cout, Cin, K)
         gw = np.ascontiguousarray(gw_part.sum(axis=0).reshape(kernel_size, cout, cin).transpose(1, 2, 0))
@@ -176,26 +174,20 @@ def _backward(gy, x, w, x_shape, kernel_size, dilation, bias, want_gx, want_gw):
 
 def causal_conv1d_grad_input(gy, w, dilation=1):
     n, _, t = check_grad_input(gy, w)
-    gx, _, _ = _backward(gy, None, w, (n, w.shape[1], t), w.shape[2], dilation, False, True, False)
+    gx, _, _ = _backward(gy, None, w, (n, w.shape[1], t), w.shape[2], dilation, want_gx=True)
     return gx
 
 
 def causal_conv1d_grad_weight(x, gy, kernel_size, dilation=1, bias=False):
     check_grad_weight(x, gy)
-    _, gw, gb = _backward(gy, x, None, x.shape, int(kernel_size), dilation, bias, False, True)
+    _, gw, gb = _backward(gy, x, None, x.shape, int(kernel_size), dilation, bias=bias, want_gw=True)
     return (gw, gb) if bias else gw
 
 
 def causal_conv1d_backward(gy, x, w, dilation=1, bias=False, input_grad=True):
     check_backward(gy, x, w)
-    return _backward(gy, x, w, x.shape, w.shape[2], dilation, bias, input_grad, True)
+    return _backward(gy, x, w, x.shape, w.shape[2], dilation, bias=bias, want_gx=input_grad,
+                     want_gw=True)
 
 
-def _share_docs():
-    """The reference docstrings are the documentation of these wrappers."""
-    from ..reference import causal_conv1d as ref
-    for name in __all__:
-        globals()[name].__doc__ = getattr(ref, name).__doc__
-
-
-_share_docs()
+share_docs(globals(), ref)

@@ -52,7 +52,7 @@ from ..reference.conv import (  # noqa: F401  (re-exported, see the note at the 
     upsample_nearest2d_forward, upsample_nearest2d_grad_input)
 from ._blas import HAS_BLAS, can_split, gemm, single_threaded, workspace
 from ._lowering import col2im, im2col, images_to_wide, pad_images, unpad_images, wide_to_images
-from ._numba import njit, split_range, use_parallel
+from ._numba import bias_or_empty, njit, parallel_driver, split_range, use_parallel
 from . import _winograd
 
 __all__ = list(ref.__all__)
@@ -264,41 +264,42 @@ def _grad_weight_wide_units(x, gy, part, g, units, u0, u1, ws):
 
 
 # ----------------------------------------------------------------------------------------
-# Parallel drivers: thread t runs units [bounds[t], bounds[t+1]) with workspace ws[t].
+# Drivers: thread t runs units [bounds[t], bounds[t+1]) with workspace ws[t]; each is built
+# parallel and serial (``parallel_driver``), the serial build for a single run of units.
 # ----------------------------------------------------------------------------------------
 
-@njit(parallel=True)
-def _forward_parallel(x, w2, b, y, g, units, bounds, ws):
+@parallel_driver
+def _forward_driver(x, w2, b, y, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
         _forward_units(x, w2, b, y, g, units, bounds[t], bounds[t + 1], ws[t])
 
 
-@njit(parallel=True)
-def _grad_weight_parallel(x, gy, parts, g, units, bounds, ws):
+@parallel_driver
+def _grad_weight_driver(x, gy, partials, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
-        _grad_weight_units(x, gy, parts[t], g, units, bounds[t], bounds[t + 1], ws[t])
+        _grad_weight_units(x, gy, partials[t], g, units, bounds[t], bounds[t + 1], ws[t])
 
 
-@njit(parallel=True)
-def _grad_input_parallel(gy, w2, gx, g, units, bounds, ws):
+@parallel_driver
+def _grad_input_driver(gy, w2, gx, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
         _grad_input_units(gy, w2, gx, g, units, bounds[t], bounds[t + 1], ws[t])
 
 
-@njit(parallel=True)
-def _forward_wide_parallel(x, wt, b, y, g, units, bounds, ws):
+@parallel_driver
+def _forward_wide_driver(x, wt, b, y, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
         _forward_wide_units(x, wt, b, y, g, units, bounds[t], bounds[t + 1], ws[t])
 
 
-@njit(parallel=True)
-def _grad_weight_wide_parallel(x, gy, parts, g, units, bounds, ws):
+@parallel_driver
+def _grad_weight_wide_driver(x, gy, partials, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
-        _grad_weight_wide_units(x, gy, parts[t], g, units, bounds[t], bounds[t + 1], ws[t])
+        _grad_weight_wide_units(x, gy, partials[t], g, units, bounds[t], bounds[t + 1], ws[t])
 
 
-@njit(parallel=True)
-def _grad_input_wide_parallel(gy, wt, gx, g, units, bounds, ws):
+@parallel_driver
+def _grad_input_wide_driver(gy, wt, gx, g, units, bounds, ws):
     for t in prange(bounds.size - 1):
         _grad_input_wide_units(gy, wt, gx, g, units, bounds[t], bounds[t + 1], ws[t])
 
@@ -403,21 +404,18 @@ def _forward(x, w, b, g):
     if _use_winograd(g):
         return _winograd.forward(x, w, b, g)
     x = np.ascontiguousarray(x)
-    b = np.zeros(0, x.dtype) if b is None else np.ascontiguousarray(b)
+    b = bias_or_empty(b, x.dtype)
     y = np.empty((g.N, g.Cout, g.OH * g.OW), dtype=x.dtype)          # (N, Cout, P)
     nt = _threads(g)
     wide, units, bounds, items = _plan(g, "forward", nt, x.itemsize)
     ws = workspace("conv", (nt, items), x.dtype)
     if wide:
-        fn_par, fn_units, wmat = _forward_wide_parallel, _forward_wide_units, _tap_major(w, g)
+        driver, wmat = _forward_wide_driver, _tap_major(w, g)
     else:
-        fn_par, fn_units = _forward_parallel, _forward_units
+        driver = _forward_driver
         wmat = np.ascontiguousarray(w).reshape(g.Cout, -1)          # (Cout, K)
     with single_threaded():   # our threads share the work; BLAS runs on one in each
-        if bounds.size > 2:
-            fn_par(x, wmat, b, y, g, units, bounds, ws)
-        else:
-            fn_units(x, wmat, b, y, g, units, 0, len(units), ws[0])
+        driver(x, wmat, b, y, g, units, bounds, ws, threads=bounds.size - 1)
     return y.reshape(g.N, g.Cout, g.OH, g.OW)
 
 
@@ -431,15 +429,12 @@ def _grad_input(gy, w, g):
     wide, units, bounds, items = _plan(g, "grad_input", nt, gy.itemsize)
     ws = workspace("conv", (nt, items), gy.dtype)
     if wide:
-        fn_par, fn_units, wmat = _grad_input_wide_parallel, _grad_input_wide_units, _tap_major(w, g)
+        driver, wmat = _grad_input_wide_driver, _tap_major(w, g)
     else:
-        fn_par, fn_units = _grad_input_parallel, _grad_input_units
+        driver = _grad_input_driver
         wmat = np.ascontiguousarray(w).reshape(g.Cout, -1)          # (Cout, K)
     with single_threaded():   # our threads share the work; BLAS runs on one in each
-        if bounds.size > 2:
-            fn_par(gy, wmat, gx, g, units, bounds, ws)
-        else:
-            fn_units(gy, wmat, gx, g, units, 0, len(units), ws[0])
+        driver(gy, wmat, gx, g, units, bounds, ws, threads=bounds.size - 1)
     return gx
 
 
@@ -454,19 +449,16 @@ def _grad_weight(x, gy, g):
     ws = workspace("conv", (nt, items), x.dtype)
     KK, K = g.KH * g.KW, g.C * g.KH * g.KW
     if wide:   # partials per tap: (T, KH*KW, Cout, C)
-        parts = np.empty((bounds.size - 1, KK, g.Cout, g.C), dtype=x.dtype)
-        fn_par, fn_units = _grad_weight_wide_parallel, _grad_weight_wide_units
+        partials = np.empty((bounds.size - 1, KK, g.Cout, g.C), dtype=x.dtype)
+        driver = _grad_weight_wide_driver
     else:      # partials as the GEMM sees them: (T, Cout, C*KH*KW)
-        parts = np.empty((bounds.size - 1, g.Cout, K), dtype=x.dtype)
-        fn_par, fn_units = _grad_weight_parallel, _grad_weight_units
+        partials = np.empty((bounds.size - 1, g.Cout, K), dtype=x.dtype)
+        driver = _grad_weight_driver
     with single_threaded():   # our threads share the work; BLAS runs on one in each
-        if bounds.size > 2:
-            fn_par(x, gy, parts, g, units, bounds, ws)
-        else:
-            fn_units(x, gy, parts[0], g, units, 0, len(units), ws[0])
-    gw = parts[0]
-    for t in range(1, parts.shape[0]):   # serial merge of the per-thread partials
-        gw += parts[t]
+        driver(x, gy, partials, g, units, bounds, ws, threads=bounds.size - 1)
+    gw = partials[0]
+    for t in range(1, partials.shape[0]):   # serial merge of the per-thread partials
+        gw += partials[t]
     if wide:
         return np.ascontiguousarray(gw.reshape(g.KH, g.KW, g.Cout, g.C).transpose(2, 3, 0, 1))
     return gw.reshape(g.Cout, g.C, g.KH, g.KW)

@@ -14,13 +14,13 @@ gradient is a reduction over rows and goes to per-thread partial rows ``(T, D)``
 summed serially afterwards.
 """
 
-import numba
 import numpy as np
 from numba import prange
 
+from ..reference import coupling as ref
 from ..reference.coupling import _check_glogdet, check_coupling_args, sum_to_shape
 from ._fastmath import fast_exp, fast_tanh, zero_of
-from ._numba import njit, split_range, use_parallel, serial_twin
+from ._numba import njit, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["affine_coupling_forward", "affine_coupling_inverse", "affine_coupling_backward",
            "affine_coupling_inverse_backward"]
@@ -116,18 +116,21 @@ def _backward_row(g, gl, v, s_raw, t, sc, m, gv, gs_raw, gt, gsc):
 # parallel drivers: blocks of rows
 # ---------------------------------------------------------------------------------------
 
+@parallel_driver
 def _forward_driver(x, s_raw, t, sc, m, out, logdet, bounds):
     for b in prange(bounds.shape[0] - 1):
         for n in range(bounds[b], bounds[b + 1]):
             logdet[n] = _forward_row(x[n], s_raw[n], t[n], sc, m, out[n])
 
 
+@parallel_driver
 def _inverse_driver(y, s_raw, t, sc, m, out, logdet, bounds):
     for b in prange(bounds.shape[0] - 1):
         for n in range(bounds[b], bounds[b + 1]):
             logdet[n] = _inverse_row(y[n], s_raw[n], t[n], sc, m, out[n])
 
 
+@parallel_driver
 def _backward_driver(g, gl, v, s_raw, t, sc, m, gv, gs_raw, gt, gsc_part, bounds):
     for b in prange(bounds.shape[0] - 1):
         gsc = gsc_part[b]
@@ -135,14 +138,6 @@ def _backward_driver(g, gl, v, s_raw, t, sc, m, gv, gs_raw, gt, gsc_part, bounds
         for n in range(bounds[b], bounds[b + 1]):
             _backward_row(g[n], gl[n], v[n], s_raw[n], None if t is None else t[n], sc, m,
                           gv[n], gs_raw[n], None if gt is None else gt[n], gsc)
-
-
-_forward_par = njit(parallel=True)(_forward_driver)
-_forward_ser = njit(serial_twin(_forward_driver))
-_inverse_par = njit(parallel=True)(_inverse_driver)
-_inverse_ser = njit(serial_twin(_inverse_driver))
-_backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(serial_twin(_backward_driver))
 
 
 # ---------------------------------------------------------------------------------------
@@ -161,31 +156,26 @@ def _per_sample(a, sample_shape, dtype):
     return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=dtype), sample_shape)).ravel()
 
 
-def _bounds(n, d):
-    parts = numba.get_num_threads() if use_parallel(n * d) else 1
-    return np.array(split_range(n, parts), dtype=np.int64)
-
-
 def _forward(v, s_raw, t, scale, mask, inverse):
     sc = _per_sample(scale, v.shape[1:], v.dtype)
     m = _per_sample(mask, v.shape[1:], v.dtype)
     v2, s2, t2 = _rows(v), _rows(s_raw), _rows(t)
     out = np.empty_like(v2)
     logdet = np.empty(v.shape[0], v.dtype)
-    bounds = _bounds(*v2.shape)
-    par, ser = (_inverse_par, _inverse_ser) if inverse else (_forward_par, _forward_ser)
-    (par if len(bounds) > 2 else ser)(v2, s2, t2, sc, m, out, logdet, bounds)
+    bounds = thread_bounds(len(v2), v2.size)
+    driver = _inverse_driver if inverse else _forward_driver
+    driver(v2, s2, t2, sc, m, out, logdet, bounds, threads=len(bounds) - 1)
     return out.reshape(v.shape), logdet
 
 
 def affine_coupling_forward(x, s_raw, t, scale=None, mask=None):
     check_coupling_args(x, s_raw, t, scale, mask)
-    return _forward(x, s_raw, t, scale, mask, False)
+    return _forward(x, s_raw, t, scale, mask, inverse=False)
 
 
 def affine_coupling_inverse(y, s_raw, t, scale=None, mask=None):
     check_coupling_args(y, s_raw, t, scale, mask, names=("y", "s_raw", "t"))
-    return _forward(y, s_raw, t, scale, mask, True)
+    return _forward(y, s_raw, t, scale, mask, inverse=True)
 
 
 def _backward(g, glogdet, v, s_raw, t, scale, mask, inverse, need_gt=True):
@@ -198,10 +188,9 @@ def _backward(g, glogdet, v, s_raw, t, scale, mask, inverse, need_gt=True):
     gl = np.zeros(v.shape[0], dtype) if glogdet is None else np.ascontiguousarray(glogdet)
     gv, gs_raw = np.empty_like(v2), np.empty_like(v2)
     gt = np.empty_like(v2) if need_gt else None
-    bounds = _bounds(*v2.shape)
+    bounds = thread_bounds(len(v2), v2.size)
     gsc_part = np.empty((len(bounds) - 1, v2.shape[1] if sc is not None else 1), dtype)
-    driver = _backward_par if len(bounds) > 2 else _backward_ser
-    driver(g2, gl, v2, s2, t2, sc, m, gv, gs_raw, gt, gsc_part, bounds)
+    _backward_driver(g2, gl, v2, s2, t2, sc, m, gv, gs_raw, gt, gsc_part, bounds, threads=len(bounds) - 1)
     gscale = None
     if sc is not None:  # merge the per-thread partial rows, then sum onto scale's own shape
         gscale = sum_to_shape(gsc_part.sum(axis=0).reshape(v.shape[1:]), scale.shape)
@@ -212,7 +201,7 @@ def _backward(g, glogdet, v, s_raw, t, scale, mask, inverse, need_gt=True):
 def affine_coupling_backward(gy, glogdet, x, s_raw, scale=None, mask=None, need_gt=True):
     check_coupling_args(x, s_raw, gy, scale, mask, names=("x", "s_raw", "gy"))
     _check_glogdet(glogdet, x.shape[0], x.dtype)
-    return _backward(gy, glogdet, x, s_raw, None, scale, mask, False, need_gt)
+    return _backward(gy, glogdet, x, s_raw, None, scale, mask, inverse=False, need_gt=need_gt)
 
 
 def affine_coupling_inverse_backward(gx, glogdet, y, s_raw, t, scale=None, mask=None):
@@ -220,14 +209,7 @@ def affine_coupling_inverse_backward(gx, glogdet, y, s_raw, t, scale=None, mask=
     if gx is not None:
         check_coupling_args(y, gx, None, None, None, names=("y", "gx", "t"))
     _check_glogdet(glogdet, y.shape[0], y.dtype)
-    return _backward(gx, glogdet, y, s_raw, t, scale, mask, True)
+    return _backward(gx, glogdet, y, s_raw, t, scale, mask, inverse=True)
 
 
-def _share_docs():
-    """The reference docstrings are the documentation of these wrappers."""
-    from ..reference import coupling as ref
-    for name in __all__:
-        globals()[name].__doc__ = getattr(ref, name).__doc__
-
-
-_share_docs()
+share_docs(globals(), ref)

@@ -35,16 +35,18 @@ Buffers come from a per-thread workspace cache, so repeated calls do not page-fa
 fresh memory (docs/performance.md).
 """
 
-import numba
+from typing import NamedTuple
+
 import numpy as np
 from numba import prange
 
 from .. import config
+from ..reference import masked_conv as ref
 from ..reference.masked_conv import check_backward, check_forward, check_grad_weight
 from ..taps import center_index
 from ._blas import can_split, gemm, single_threaded, workspace
 from ._fastmath import zero_of
-from ._numba import njit, use_parallel, serial_twin
+from ._numba import bias_or_empty, njit, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["masked_conv2d_forward", "masked_conv2d_grad_input", "masked_conv2d_grad_weight",
            "masked_conv2d_backward"]
@@ -75,32 +77,59 @@ def _layout(ih, iw, oh, margins, dys, dxs, wp):
     return offs, ld
 
 
-class _Plan:
-    """Everything a driver needs for one problem: margins, row width, offsets."""
+class Plan(NamedTuple):
+    """Everything a driver needs for one problem (built by ``_plan``, read in Numba as ``p.wp``).
 
-    def __init__(self, x_shape, cout, taps, ph, pw, oh, ow, need_bwd):
-        n, cin, ih, iw = x_shape
-        dys = taps[:, 0] - ph                  # input row = i + dy
-        dxs = taps[:, 1] - pw
-        self.fwd_m = _margins(ih, iw, oh, ow, dys, dxs)
-        wp = self.fwd_m[1] + iw + self.fwd_m[3]
-        if need_bwd:  # gy padded for the mirrored taps; share one row width
-            self.bwd_m = _margins(oh, ow, ih, iw, -dys, -dxs)
-            wp = max(wp, self.bwd_m[1] + ow + self.bwd_m[3])
-        self.wp = max(wp, ow, iw)
-        self.offs_x, self.ld_x = _layout(ih, iw, oh, self.fwd_m, dys, dxs, self.wp)
-        if need_bwd:
-            self.offs_g, self.ld_g = _layout(oh, ow, ih, self.bwd_m, -dys, -dxs, self.wp)
-        self.dys, self.dxs = dys.astype(np.int64), dxs.astype(np.int64)
-        self.n, self.cin, self.ih, self.iw = n, cin, ih, iw
-        self.cout, self.oh, self.ow, self.L = cout, oh, ow, len(taps)
-        self.im2col = cin < IM2COL_BELOW_CIN
-        self.nt = 1
-        if can_split() and use_parallel(n * cout * oh * ow):
-            self.nt = max(1, min(numba.get_num_threads(), n))
+    The padded x holds channel c at ``[c*ld_x, (c+1)*ld_x)`` with margins (fwd_pt, fwd_pl)
+    and row width wp, and tap l's shifted view starts at ``offs_x[l]``; the padded gy is
+    laid out likewise for the mirrored taps (bwd_*, ld_g, offs_g).  Thread t owns images
+    ``[bounds[t], bounds[t+1])``.
+    """
+    cin: int
+    bounds: np.ndarray
+    wp: int
+    fwd_pt: int
+    fwd_pl: int
+    ld_x: int
+    offs_x: np.ndarray
+    bwd_pt: int
+    bwd_pl: int
+    ld_g: int
+    offs_g: np.ndarray
+    dys: np.ndarray
+    dxs: np.ndarray
+    im2col: bool              # small Cin: gather the views on the exact output grid
+    want_gx: bool
+    want_gw: bool
 
-    def bounds(self):
-        return np.array([self.n * t // self.nt for t in range(self.nt + 1)], dtype=np.int64)
+
+class Scratch(NamedTuple):
+    """Per-thread workspaces (T, ...): padded x, padded gy, gathered columns, GEMM output."""
+    x: np.ndarray
+    g: np.ndarray
+    cols: np.ndarray
+    out: np.ndarray
+
+
+def _plan(x_shape, cout, taps, ph, pw, oh, ow, backward=False, want_gx=False, want_gw=False):
+    """The ``Plan`` of one problem: margins, row width, tap offsets, threads."""
+    n, cin, ih, iw = x_shape
+    dys = (taps[:, 0] - ph).astype(np.int64)          # input row = i + dy
+    dxs = (taps[:, 1] - pw).astype(np.int64)
+    fwd_m = _margins(ih, iw, oh, ow, dys, dxs)
+    wp = fwd_m[1] + iw + fwd_m[3]
+    bwd_m, offs_g, ld_g = (0, 0, 0, 0), np.zeros(1, np.int64), 1
+    if backward:  # gy padded for the mirrored taps; share one row width
+        bwd_m = _margins(oh, ow, ih, iw, -dys, -dxs)
+        wp = max(wp, bwd_m[1] + ow + bwd_m[3])
+    wp = max(wp, ow, iw)
+    offs_x, ld_x = _layout(ih, iw, oh, fwd_m, dys, dxs, wp)
+    if backward:
+        offs_g, ld_g = _layout(oh, ow, ih, bwd_m, -dys, -dxs, wp)
+    bounds = thread_bounds(n, n * cout * oh * ow, can_split=can_split())   # whole images per thread
+    return Plan(cin=cin, bounds=bounds, wp=wp, fwd_pt=fwd_m[0], fwd_pl=fwd_m[1], ld_x=ld_x,
+                offs_x=offs_x, bwd_pt=bwd_m[0], bwd_pl=bwd_m[1], ld_g=ld_g, offs_g=offs_g,
+                dys=dys, dxs=dxs, im2col=cin < IM2COL_BELOW_CIN, want_gx=want_gx, want_gw=want_gw)
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,12 +197,12 @@ def _stack_views(xin, ld, offs, cin, m, cols):
 
 
 @njit
-def _crop_into(out, wp, dst, b, has_b):
-    """dst[o, i, j] = out[o*(OH*wp) + i*wp + j] (+ b[o]): drop the garbage columns."""
+def _crop_into(out, wp, dst, b):
+    """dst[o, i, j] = out[o*(OH*wp) + i*wp + j] (+ b[o]; b may be empty): drop the garbage columns."""
     C, H, W = dst.shape
     m = H * wp
     for o in range(C):
-        bo = b[o] if has_b else 0.0
+        bo = b[o] if b.size else 0.0
         for i in range(H):
             row = dst[o, i]
             base = o * m + i * wp
@@ -209,24 +238,25 @@ def _col2im_exact(z, dys, dxs, cin, oh, ow, dst):
 # parallel drivers (prange over threads; each thread owns a block of images)
 # ---------------------------------------------------------------------------------------
 
-def _forward_driver(x, wt, b, has_b, y, bounds, pt, pl, wp, ld, offs, im2col, ws_in, ws_cols, ws_out):
+@parallel_driver
+def _forward_driver(x, wt, b, y, p, ws):
     """y[n] = conv of x[n]; wt is (Cout, L*Cin + 1) flat, its last column the bias."""
-    N, cin, ih, iw = x.shape
-    cout, oh, ow = y.shape[1], y.shape[2], y.shape[3]
+    cin, oh, ow = p.cin, y.shape[2], y.shape[3]
+    cout, wp, ld, offs = y.shape[1], p.wp, p.ld_x, p.offs_x
     L = offs.shape[0]
     K = L * cin
     kb = K + 1
     m = oh * wp
     ohw = oh * ow
     yf = y.reshape(y.size)
-    for t in prange(bounds.shape[0] - 1):
-        xin, cols, out = ws_in[t], ws_cols[t], ws_out[t]
+    for t in prange(p.bounds.shape[0] - 1):
+        xin, cols, out = ws.x[t], ws.cols[t], ws.out[t]
         xin[:] = 0.0
-        if im2col:
+        if p.im2col:
             cols[K * ohw:(K + 1) * ohw] = 1.0      # the bias row
-        for n in range(bounds[t], bounds[t + 1]):
-            _pad_into(x[n], xin, ld, pt, pl, wp)
-            if im2col:
+        for n in range(p.bounds[t], p.bounds[t + 1]):
+            _pad_into(x[n], xin, ld, p.fwd_pt, p.fwd_pl, wp)
+            if p.im2col:
                 # y[n] (Cout, OH*OW) = [W | b] @ [cols; 1], straight into the output
                 _gather_cols(xin, ld, offs, cin, wp, oh, ow, cols)
                 gemm(cout, ohw, kb, wt, 0, kb, cols, 0, ohw, yf, n * cout * ohw, ohw)
@@ -235,72 +265,66 @@ def _forward_driver(x, wt, b, has_b, y, bounds, pt, pl, wp, ld, offs, im2col, ws
                 for li in range(L):
                     gemm(cout, m, cin, wt, li * cin, kb, xin, offs[li], ld, out, 0, m,
                          beta=0.0 if li == 0 else 1.0)
-                _crop_into(out, wp, y[n], b, has_b)
+                _crop_into(out, wp, y[n], b)
 
 
-def _backward_driver(gy, x, wt, cin, gx, want_gx, want_gw, bounds, wp, fwd_pt, fwd_pl, ld_x, offs_x,
-                     bwd_pt, bwd_pl, ld_g, offs_g, dys, dxs, im2col, ws_x, ws_g, ws_cols, ws_gx,
-                     gw_part):
+@parallel_driver
+def _backward_driver(gy, x, wt, gx, gw_part, p, ws):
     """Per-thread partial [gW | gb] (Cout, L*Cin + 1) and gx, image by image."""
-    N, cout, oh, ow = gy.shape
-    L = offs_x.shape[0]
+    cout, oh, ow = gy.shape[1], gy.shape[2], gy.shape[3]
+    cin, wp, ld_x, ld_g = p.cin, p.wp, p.ld_x, p.ld_g
+    L = p.offs_x.shape[0]
     K = L * cin
     kb = K + 1
     ih = gx.shape[2]
     m = oh * wp            # forward output grid (padded width)
     mx = ih * wp           # input grid (grad-input output)
     ohw = oh * ow
-    g0 = bwd_pt * wp + bwd_pl  # where gy[0, 0] sits in its padded buffer
+    g0 = p.bwd_pt * wp + p.bwd_pl  # where gy[0, 0] sits in its padded buffer
     gyf = gy.reshape(gy.size)
-    for t in prange(bounds.shape[0] - 1):
-        xin, gin, cols, gxo, gwp = ws_x[t], ws_g[t], ws_cols[t], ws_gx[t], gw_part[t]
+    for t in prange(p.bounds.shape[0] - 1):
+        xin, gin, cols, gxo, gwp = ws.x[t], ws.g[t], ws.cols[t], ws.out[t], gw_part[t]
         gwp[:] = 0.0
-        if im2col:
+        if p.im2col:
             cols[K * ohw:(K + 1) * ohw] = 1.0
         else:
             gin[:] = 0.0
-        if want_gw:
+        if p.want_gw:
             xin[:] = 0.0
-        for n in range(bounds[t], bounds[t + 1]):
+        for n in range(p.bounds[t], p.bounds[t + 1]):
             gn = n * cout * ohw
-            if im2col:
+            if p.im2col:
                 # small Cin: everything on the exact grid, gy read in place (no copy)
-                if want_gw:
+                if p.want_gw:
                     # [gW | gb] += gy[n] (Cout, OH*OW) @ [cols; 1]^T
-                    _pad_into(x[n], xin, ld_x, fwd_pt, fwd_pl, wp)
-                    _gather_cols(xin, ld_x, offs_x, cin, wp, oh, ow, cols)
+                    _pad_into(x[n], xin, ld_x, p.fwd_pt, p.fwd_pl, wp)
+                    _gather_cols(xin, ld_x, p.offs_x, cin, wp, oh, ow, cols)
                     gemm(cout, kb, ohw, gyf, gn, ohw, cols, 0, ohw, gwp, 0, kb, beta=1.0, tb=True)
                 else:
                     for o in range(cout):  # gb alone
                         acc = zero_of(gyf)
-                        for p in range(ohw):
-                            acc += gyf[gn + o * ohw + p]
+                        for q in range(ohw):
+                            acc += gyf[gn + o * ohw + q]
                         gwp[o * kb + K] += acc
-                if want_gx:
+                if p.want_gx:
                     # Z (L*Cin, OH*OW) = W^T @ gy[n], then shift-add Z's rows into gx[n]
                     gemm(K, ohw, cout, wt, 0, kb, gyf, gn, ohw, gxo, 0, ohw, ta=True)
-                    _col2im_exact(gxo, dys, dxs, cin, oh, ow, gx[n])
+                    _col2im_exact(gxo, p.dys, p.dxs, cin, oh, ow, gx[n])
                 continue
             # shift mode: gy copied into a zero-margin buffer (its bias sums on the way)
-            _pad_into_sum_strided(gy[n], gin, ld_g, bwd_pt, bwd_pl, wp, gwp, kb, K)
-            if want_gw:
+            _pad_into_sum_strided(gy[n], gin, ld_g, p.bwd_pt, p.bwd_pl, wp, gwp, kb, K)
+            if p.want_gw:
                 # gW (Cout, L*Cin) += gy (Cout, m; zero garbage columns) @ [view_0; ...; view_L-1]^T
                 # one GEMM on the stacked views beats L thin ones (measured ~390 -> ~330 us/image)
-                _pad_into(x[n], xin, ld_x, fwd_pt, fwd_pl, wp)
-                _stack_views(xin, ld_x, offs_x, cin, m, cols)
+                _pad_into(x[n], xin, ld_x, p.fwd_pt, p.fwd_pl, wp)
+                _stack_views(xin, ld_x, p.offs_x, cin, m, cols)
                 gemm(cout, K, m, gin, g0, ld_g, cols, 0, m, gwp, 0, kb, beta=1.0, tb=True)
-            if want_gx:
+            if p.want_gx:
                 # gx (Cin, mx) = sum_l W_l^T @ gy-view_l (mirrored taps)
                 for li in range(L):
-                    gemm(cin, mx, cout, wt, li * cin, kb, gin, offs_g[li], ld_g, gxo, 0, mx,
+                    gemm(cin, mx, cout, wt, li * cin, kb, gin, p.offs_g[li], ld_g, gxo, 0, mx,
                          beta=0.0 if li == 0 else 1.0, ta=True)
-                _crop_into(gxo, wp, gx[n], gwp, False)
-
-
-_forward_par = njit(parallel=True)(_forward_driver)
-_forward_ser = njit(serial_twin(_forward_driver))
-_backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(serial_twin(_backward_driver))
+                _crop_into(gxo, wp, gx[n], gwp[:0])
 
 
 # ---------------------------------------------------------------------------------------
@@ -321,38 +345,31 @@ def _tap_matrix(w, taps, center_mask, b=None):
     return wt.ravel()
 
 
-def _run(driver_par, driver_ser, plan, *args):
-    # BLAS runs single-threaded in both paths: the parallelism is ours (images across Numba
-    # threads), and the serial path is for work too small to share.
-    with single_threaded():
-        (driver_par if plan.nt > 1 else driver_ser)(*args)
-
-
 def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
     taps, ph, pw, oh, ow = check_forward(x, w, taps, b, padding, center_mask)
     cout, cin = w.shape[:2]
-    has_b = b is not None
     x = np.ascontiguousarray(x)
-    plan = _Plan(x.shape, cout, taps, ph, pw, oh, ow, need_bwd=False)
+    p = _plan(x.shape, cout, taps, ph, pw, oh, ow)
     wt = _tap_matrix(w, taps, center_mask, b)
-    bb = np.ascontiguousarray(b) if has_b else np.zeros(cout, x.dtype)
     y = np.empty((x.shape[0], cout, oh, ow), dtype=x.dtype)
-    nt, m = plan.nt, oh * plan.wp
-    ws_in = workspace("mc_in", (nt, cin * plan.ld_x), x.dtype)
-    ws_cols = workspace("mc_cols", (nt, (plan.L * cin + 1) * oh * ow if plan.im2col else 1), x.dtype)
-    ws_out = workspace("mc_out", (nt, 1 if plan.im2col else cout * m), x.dtype)
-    pt, pl = plan.fwd_m[0], plan.fwd_m[1]
-    _run(_forward_par, _forward_ser, plan, x, wt, bb, has_b, y, plan.bounds(), pt, pl, plan.wp,
-         plan.ld_x, plan.offs_x, plan.im2col, ws_in, ws_cols, ws_out)
+    nt, K = len(p.bounds) - 1, len(taps) * cin
+    ws = Scratch(x=workspace("mc_in", (nt, cin * p.ld_x), x.dtype),
+                 g=workspace("mc_gin", (nt, 1), x.dtype),
+                 cols=workspace("mc_cols", (nt, (K + 1) * oh * ow if p.im2col else 1), x.dtype),
+                 out=workspace("mc_out", (nt, 1 if p.im2col else cout * oh * p.wp), x.dtype))
+    # our threads share the images; BLAS runs on one thread in each (and in the serial build)
+    with single_threaded():
+        _forward_driver(x, wt, bias_or_empty(b, x.dtype), y, p, ws, threads=nt)
     return y
 
 
 def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True):
-    return _backward(gy, x, w.shape, w, taps, padding, center_mask, bias, input_grad, True)
+    return _backward(gy, x, w.shape, w, taps, padding, center_mask, bias=bias, want_gx=input_grad,
+                     want_gw=True)
 
 
 def masked_conv2d_grad_input(gy, w, taps, x_shape, padding=None, center_mask=None):
-    gx, _, _ = _backward(gy, None, w.shape, w, taps, padding, center_mask, False, True, False,
+    gx, _, _ = _backward(gy, None, w.shape, w, taps, padding, center_mask, want_gx=True,
                          x_shape=tuple(x_shape))
     return gx
 
@@ -361,33 +378,32 @@ def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mas
     check_grad_weight(x, gy)
     kh, kw = (int(k) for k in kernel_size)
     _, gw, gb = _backward(gy, x, (gy.shape[1], x.shape[1], kh, kw), None, taps, padding,
-                          center_mask, bias, False, True)
+                          center_mask, bias=bias, want_gw=True)
     return (gw, gb) if bias else gw
 
 
-def _backward(gy, x, w_shape, w, taps, padding, center_mask, bias, want_gx, want_gw, x_shape=None):
+def _backward(gy, x, w_shape, w, taps, padding, center_mask, bias=False, want_gx=False, want_gw=False,
+              x_shape=None):
     x_shape, (taps, ph, pw, oh, ow) = check_backward(gy, x, w, w_shape, taps, padding, center_mask, x_shape)
     cout, cin, kh, kw = w_shape
     dtype = gy.dtype
     gy = np.ascontiguousarray(gy)
     x = np.ascontiguousarray(x) if x is not None else np.zeros((1, 1, 1, 1), dtype)
-    plan = _Plan(x_shape, cout, taps, ph, pw, oh, ow, need_bwd=True)
+    p = _plan(x_shape, cout, taps, ph, pw, oh, ow, backward=True, want_gx=want_gx, want_gw=want_gw)
     wt = _tap_matrix(w, taps, center_mask) if w is not None else np.zeros(1, dtype)
     n, _, ih, iw = x_shape
     gx = np.empty(x_shape, dtype) if want_gx else np.empty((1, 1, ih, 1), dtype)
-    nt, L, wp, K = plan.nt, plan.L, plan.wp, plan.L * cin
-    im2col = plan.im2col
-    ws_x = workspace("mc_in", (nt, cin * plan.ld_x if want_gw else 1), dtype)
-    ws_g = workspace("mc_gin", (nt, 1 if im2col else cout * plan.ld_g), dtype)
-    ws_cols = workspace("mc_cols", (nt, (K + 1) * oh * ow if im2col else (K * oh * wp if want_gw else 1)),
-                        dtype)
-    gx_size = (K * oh * ow if im2col else cin * ih * wp) if want_gx else 1
-    ws_gx = workspace("mc_out", (nt, gx_size), dtype)
+    nt, L, wp = len(p.bounds) - 1, len(taps), p.wp
+    K = L * cin
+    ws = Scratch(x=workspace("mc_in", (nt, cin * p.ld_x if want_gw else 1), dtype),
+                 g=workspace("mc_gin", (nt, 1 if p.im2col else cout * p.ld_g), dtype),
+                 cols=workspace("mc_cols", (nt, (K + 1) * oh * ow if p.im2col else
+                                            (K * oh * wp if want_gw else 1)), dtype),
+                 out=workspace("mc_out", (nt, (K * oh * ow if p.im2col else cin * ih * wp)
+                                          if want_gx else 1), dtype))
     gw_part = np.empty((nt, cout * (K + 1)), dtype)
-    dys, dxs = plan.dys, plan.dxs
-    _run(_backward_par, _backward_ser, plan, gy, x, wt, cin, gx, want_gx, want_gw, plan.bounds(), wp,
-         plan.fwd_m[0], plan.fwd_m[1], plan.ld_x, plan.offs_x, plan.bwd_m[0], plan.bwd_m[1],
-         plan.ld_g, plan.offs_g, dys, dxs, im2col, ws_x, ws_g, ws_cols, ws_gx, gw_part)
+    with single_threaded():   # as in the forward
+        _backward_driver(gy, x, wt, gx, gw_part, p, ws, threads=nt)
     part = gw_part.sum(axis=0).reshape(cout, K + 1)              # per-thread partials, merged serially
     gw = None
     if want_gw:
@@ -399,11 +415,4 @@ def _backward(gy, x, w_shape, w, taps, padding, center_mask, bias, want_gx, want
     return (gx if want_gx else None), gw, gb
 
 
-def _share_docs():
-    """The reference docstrings are the documentation of these wrappers."""
-    from ..reference import masked_conv as ref
-    for name in __all__:
-        globals()[name].__doc__ = getattr(ref, name).__doc__
-
-
-_share_docs()
+share_docs(globals(), ref)

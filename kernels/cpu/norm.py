@@ -15,13 +15,13 @@ The per-(n, c) sums go to an (N, C) array, each entry written by the one thread 
 owns its row, and are summed over n afterwards: no shared accumulator, no atomics.
 sigmoid is ``1 / (1 + fast_exp(-z))`` (vectorisable; exp's overflow to inf gives 0).
 """
-import numba
 import numpy as np
 from numba import prange
 
+from ..reference import norm as ref
 from ..reference.norm import check_group_norm_args
 from ._fastmath import fast_exp
-from ._numba import njit, serial_twin, split_range, use_parallel
+from ._numba import njit, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["group_norm_forward", "group_norm_backward"]
 
@@ -99,6 +99,7 @@ def _backward_row(gy, x, gamma, beta, mean, rstd, silu, gx, ggamma_row, gbeta_ro
 # drivers: blocks of rows; rows are (n, g), x4 is (N, G, Cg, S), gamma4 (G, Cg)
 # ---------------------------------------------------------------------------------------
 
+@parallel_driver
 def _forward_driver(x4, gamma4, beta4, eps, silu, y4, mean, rstd, bounds):
     G = x4.shape[1]
     for b in prange(bounds.shape[0] - 1):
@@ -107,6 +108,7 @@ def _forward_driver(x4, gamma4, beta4, eps, silu, y4, mean, rstd, bounds):
             mean[n, g], rstd[n, g] = _forward_row(x4[n, g], gamma4[g], beta4[g], eps, silu, y4[n, g])
 
 
+@parallel_driver
 def _backward_driver(gy4, x4, gamma4, beta4, mean, rstd, silu, gx4, ggamma_nc, gbeta_nc, bounds):
     G = x4.shape[1]
     for b in prange(bounds.shape[0] - 1):
@@ -114,12 +116,6 @@ def _backward_driver(gy4, x4, gamma4, beta4, mean, rstd, silu, gx4, ggamma_nc, g
             n, g = row // G, row % G
             _backward_row(gy4[n, g], x4[n, g], gamma4[g], beta4[g], mean[n, g], rstd[n, g], silu,
                           gx4[n, g], ggamma_nc[n, g], gbeta_nc[n, g])
-
-
-_forward_par = njit(parallel=True)(_forward_driver)
-_forward_ser = njit(serial_twin(_forward_driver))
-_backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(serial_twin(_backward_driver))
 
 
 # ---------------------------------------------------------------------------------------
@@ -132,21 +128,15 @@ def _views(x, gamma, beta, G):
     return x4, np.ascontiguousarray(gamma).reshape(G, C // G), np.ascontiguousarray(beta).reshape(G, C // G)
 
 
-def _bounds(x):
-    N, G = x.shape[:2]
-    parts = numba.get_num_threads() if use_parallel(x.size) else 1
-    return np.array(split_range(N * G, parts), dtype=np.int64)
-
-
 def group_norm_forward(x, gamma, beta, num_groups, eps=1e-5, act=None):
     check_group_norm_args(x, gamma, beta, num_groups, act)
     x4, g4, b4 = _views(x, gamma, beta, num_groups)
     y4 = np.empty_like(x4)
     mean = np.empty(x4.shape[:2], x.dtype)
     rstd = np.empty(x4.shape[:2], x.dtype)
-    bounds = _bounds(x4)
-    (_forward_par if len(bounds) > 2 else _forward_ser)(x4, g4, b4, float(eps), act == "silu", y4,
-                                                        mean, rstd, bounds)
+    bounds = thread_bounds(x4.shape[0] * x4.shape[1], x4.size)   # rows (n, g)
+    _forward_driver(x4, g4, b4, float(eps), act == "silu", y4, mean, rstd, bounds,
+                    threads=len(bounds) - 1)
     return y4.reshape(x.shape), mean, rstd
 
 
@@ -157,19 +147,11 @@ def group_norm_backward(gy, x, gamma, beta, mean, rstd, num_groups, act=None):
     gx4 = np.empty_like(x4)
     ggamma_nc = np.empty(x4.shape[:3], x.dtype)           # (N, G, Cg): summed over n below
     gbeta_nc = np.empty(x4.shape[:3], x.dtype)
-    bounds = _bounds(x4)
-    (_backward_par if len(bounds) > 2 else _backward_ser)(
-        gy4, x4, g4, b4, np.ascontiguousarray(mean), np.ascontiguousarray(rstd), act == "silu", gx4,
-        ggamma_nc, gbeta_nc, bounds)
+    bounds = thread_bounds(x4.shape[0] * x4.shape[1], x4.size)   # rows (n, g)
+    _backward_driver(gy4, x4, g4, b4, np.ascontiguousarray(mean), np.ascontiguousarray(rstd),
+                     act == "silu", gx4, ggamma_nc, gbeta_nc, bounds, threads=len(bounds) - 1)
     C = x.shape[1]
     return gx4.reshape(x.shape), ggamma_nc.sum(axis=0).reshape(C), gbeta_nc.sum(axis=0).reshape(C)
 
 
-def _share_docs():
-    """The reference docstrings are the documentation of these wrappers."""
-    from ..reference import norm as ref
-    for name in __all__:
-        globals()[name].__doc__ = getattr(ref, name).__doc__
-
-
-_share_docs()
+share_docs(globals(), ref)

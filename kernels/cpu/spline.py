@@ -13,13 +13,13 @@ Elements are independent, so the parallel driver splits them into blocks of rows
 """
 import math
 
-import numba
 import numpy as np
 from numba import prange
 
+from ..reference import spline as ref
 from ..reference.spline import (MIN_DERIVATIVE, MIN_HEIGHT, MIN_WIDTH, check_spline_grad, check_spline_args)
 from ._fastmath import fast_exp
-from ._numba import njit, serial_twin, split_range, use_parallel
+from ._numba import njit, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["rq_spline_forward", "rq_spline_inverse", "rq_spline_backward", "rq_spline_inverse_backward"]
 
@@ -171,6 +171,7 @@ def _param_grads(w, h, d, B, k, g_xl, g_xr, g_yl, g_yr, g_dl, g_dr, gw, gh, gd):
 # drivers: blocks of elements
 # ---------------------------------------------------------------------------------------
 
+@parallel_driver
 def _forward_driver(v, w, h, d, B, inverse, out, ld, bounds):
     for b in prange(bounds.shape[0] - 1):
         for n in range(bounds[b], bounds[b + 1]):
@@ -190,6 +191,7 @@ def _forward_driver(v, w, h, d, B, inverse, out, ld, bounds):
                 ld[n] = L
 
 
+@parallel_driver
 def _backward_driver(g, gl, v, w, h, d, B, inverse, gv, gw, gh, gd, bounds):
     for b in prange(bounds.shape[0] - 1):
         for n in range(bounds[b], bounds[b + 1]):
@@ -214,12 +216,6 @@ def _backward_driver(g, gl, v, w, h, d, B, inverse, gv, gw, gh, gd, bounds):
             _param_grads(w[n], h[n], d[n], B, k, r[1], r[2], r[3], r[4], r[5], r[6], gw[n], gh[n], gd[n])
 
 
-_forward_par = njit(parallel=True)(_forward_driver)
-_forward_ser = njit(serial_twin(_forward_driver))
-_backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(serial_twin(_backward_driver))
-
-
 # ---------------------------------------------------------------------------------------
 # wrappers
 # ---------------------------------------------------------------------------------------
@@ -230,16 +226,11 @@ def _flat(v, w, h, d):
             np.ascontiguousarray(h).reshape(-1, K), np.ascontiguousarray(d).reshape(-1, K - 1))
 
 
-def _bounds(m, k):
-    parts = numba.get_num_threads() if use_parallel(m * k) else 1
-    return np.array(split_range(m, parts), dtype=np.int64)
-
-
 def _forward(v, w, h, d, bound, inverse):
     v1, w1, h1, d1 = _flat(v, w, h, d)
     out, ld = np.empty_like(v1), np.empty_like(v1)
-    bounds = _bounds(len(v1), w1.shape[1])
-    (_forward_par if len(bounds) > 2 else _forward_ser)(v1, w1, h1, d1, float(bound), inverse, out, ld, bounds)
+    bounds = thread_bounds(len(v1), w1.size)
+    _forward_driver(v1, w1, h1, d1, float(bound), inverse, out, ld, bounds, threads=len(bounds) - 1)
     return out.reshape(v.shape), ld.reshape(v.shape)
 
 
@@ -248,41 +239,34 @@ def _backward(g, gl, v, w, h, d, bound, inverse):
     g1 = np.zeros_like(v1) if g is None else np.ascontiguousarray(g).reshape(-1)
     gl1 = np.zeros_like(v1) if gl is None else np.ascontiguousarray(gl).reshape(-1)
     gv, gw, gh, gd = np.empty_like(v1), np.empty_like(w1), np.empty_like(h1), np.empty_like(d1)
-    bounds = _bounds(len(v1), w1.shape[1])
-    (_backward_par if len(bounds) > 2 else _backward_ser)(g1, gl1, v1, w1, h1, d1, float(bound), inverse,
-                                                          gv, gw, gh, gd, bounds)
+    bounds = thread_bounds(len(v1), w1.size)
+    _backward_driver(g1, gl1, v1, w1, h1, d1, float(bound), inverse, gv, gw, gh, gd, bounds,
+                     threads=len(bounds) - 1)
     return gv.reshape(v.shape), gw.reshape(w.shape), gh.reshape(h.shape), gd.reshape(d.shape)
 
 
 def rq_spline_forward(x, widths, heights, derivatives, bound=3.0):
     check_spline_args(x, widths, heights, derivatives, bound)
-    return _forward(x, widths, heights, derivatives, bound, False)
+    return _forward(x, widths, heights, derivatives, bound, inverse=False)
 
 
 def rq_spline_inverse(y, widths, heights, derivatives, bound=3.0):
     check_spline_args(y, widths, heights, derivatives, bound, name="y")
-    return _forward(y, widths, heights, derivatives, bound, True)
+    return _forward(y, widths, heights, derivatives, bound, inverse=True)
 
 
 def rq_spline_backward(gy, glogdet, x, widths, heights, derivatives, bound=3.0):
     check_spline_args(x, widths, heights, derivatives, bound)
     check_spline_grad(gy, x, "gy")
     check_spline_grad(glogdet, x, "glogdet")
-    return _backward(gy, glogdet, x, widths, heights, derivatives, bound, False)
+    return _backward(gy, glogdet, x, widths, heights, derivatives, bound, inverse=False)
 
 
 def rq_spline_inverse_backward(gx, glogdet, y, widths, heights, derivatives, bound=3.0):
     check_spline_args(y, widths, heights, derivatives, bound, name="y")
     check_spline_grad(gx, y, "gx")
     check_spline_grad(glogdet, y, "glogdet")
-    return _backward(gx, glogdet, y, widths, heights, derivatives, bound, True)
+    return _backward(gx, glogdet, y, widths, heights, derivatives, bound, inverse=True)
 
 
-def _share_docs():
-    """The reference docstrings are the documentation of these wrappers."""
-    from ..reference import spline as ref
-    for name in __all__:
-        globals()[name].__doc__ = getattr(ref, name).__doc__
-
-
-_share_docs()
+share_docs(globals(), ref)
