@@ -3,11 +3,11 @@
 ``PRIMITIVES`` is the closed set of Functions with hand-written backward (about
 30; docs/architecture.md). Everything else (``autograd.functional``, the nn losses) is
 composed from these with no backward code. ``FUSED`` is the table of fused
-kernel ops (conv, masked conv, causal conv1d, coupling: one Function over a
-``kernels`` call each), built below from the modules imported here, so it is
-complete as soon as ``autograd.ops`` is imported. The tests check that every name
-in ``PUBLIC_OPS`` and ``FUSED`` has an entry in the op table, so nothing escapes a
-gradient check.
+kernel ops (conv, masked conv, causal conv1d, coupling, spline, group norm, softmax
+cross-entropy: one Function over a ``kernels`` call each), built below from the
+modules imported here, so it is complete as soon as ``autograd.ops`` is imported.
+The tests check that every name in ``PUBLIC_OPS`` and ``FUSED`` has an entry in the
+op table, so nothing escapes a gradient check.
 
 Also re-exported for the layers above (``minigen`` never imports ``kernels``):
 ``taps`` (the live-tap lists of masked and causal convs, ``kernels.taps``),
@@ -43,6 +43,7 @@ from .causal_conv1d import CausalConv1d, causal_conv1d  # noqa: E402
 from .coupling import AffineCoupling, AffineCouplingInverse, affine_coupling, affine_coupling_inverse  # noqa: E402
 from .spline import RQSpline, RQSplineInverse, rq_spline, rq_spline_inverse  # noqa: E402
 from .norm import GroupNormAct, group_norm  # noqa: E402
+from .cross_entropy import SoftmaxCrossEntropy, softmax_cross_entropy  # noqa: E402
 
 # The fused kernel ops, listed here once: public name -> Function.
 FUSED = {
@@ -51,6 +52,7 @@ FUSED = {
     "masked_conv2d": MaskedConv2d, "causal_conv1d": CausalConv1d,
     "affine_coupling": AffineCoupling, "affine_coupling_inverse": AffineCouplingInverse,
     "rq_spline": RQSpline, "rq_spline_inverse": RQSplineInverse, "group_norm": GroupNormAct,
+    "softmax_cross_entropy": SoftmaxCrossEntropy,
 }
 
 PUBLIC_OPS = [

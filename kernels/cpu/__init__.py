@@ -6,7 +6,8 @@ from .coupling import *        # noqa: F401,F403
 from .spline import *          # noqa: F401,F403
 from .norm import *            # noqa: F401,F403
 from .optim import *           # noqa: F401,F403
-from . import conv, masked_conv, causal_conv1d, coupling, spline, norm, optim
+from .cross_entropy import *   # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling, spline, norm, optim, cross_entropy
 
-__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, norm, optim)
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, norm, optim, cross_entropy)
            for name in mod.__all__]

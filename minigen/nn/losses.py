@@ -138,6 +138,12 @@ def cross_entropy(logits, target, axis=1, reduction="mean"):
 
         -log softmax(z)[t] = -(z_t - logsumexp(z))
 
+    One fused op (``autograd.ops.softmax_cross_entropy``): a pass over the logits
+    forward, one backward (``gz = gy * (softmax(z) - onehot(t))``), and one logsumexp
+    per position kept in between. Its composite twin, ``-take_along_axis(log_softmax(z),
+    t)``, is ``autograd.ops.cross_entropy.softmax_cross_entropy_composite``; use that one
+    for second derivatives.
+
     Args:
         logits: Tensor with the classes along ``axis``, e.g. (N, K) or (N, K, H, W).
         target: integer array or Tensor with the shape of logits without ``axis``.
@@ -149,14 +155,15 @@ def cross_entropy(logits, target, axis=1, reduction="mean"):
 
     Raises:
         ValueError: when target's shape is not logits' shape without ``axis`` (e.g. a
-            batch of 8 labels for 10 rows of logits, or (N, 1) labels for (N, K) logits).
+            batch of 8 labels for 10 rows of logits, or (N, 1) labels for (N, K) logits),
+            or a target is not a class index in [0, K).
     """
     t_shape = tuple(getattr(target, "shape", ()))
     expected = tuple(logits.shape[:axis % logits.ndim] + logits.shape[axis % logits.ndim + 1:])
     if t_shape != expected:
         raise ValueError(f"cross_entropy: logits of shape {tuple(logits.shape)} (classes on axis {axis}) "
                          f"need integer targets of shape {expected}, got shape {t_shape}")
-    return _reduce(-take_along_axis(F.log_softmax(logits, axis), target, axis), reduction)
+    return _reduce(ops.softmax_cross_entropy(logits, target, axis), reduction)
 
 
 def log_normal_pdf(x, mean, log_var):

@@ -9,6 +9,7 @@ import pytest
 
 from autograd import Tensor, gradcheck, gradgradcheck, ops
 from autograd.ops.causal_conv1d import causal_conv1d, causal_conv1d_composite
+from autograd.ops.cross_entropy import softmax_cross_entropy, softmax_cross_entropy_composite
 from autograd.ops.coupling import (affine_coupling, affine_coupling_composite, affine_coupling_inverse,
                                    affine_coupling_inverse_composite)
 from autograd.ops.masked_conv import masked_conv2d, masked_conv2d_composite
@@ -18,6 +19,7 @@ from autograd.testing import OpInfo
 from kernels import taps as T
 from kernels.reference import causal_conv1d as RC
 from kernels.reference import coupling as RP
+from kernels.reference import cross_entropy as RX
 from kernels.reference import masked_conv as RM
 from kernels.reference import norm as RN
 from kernels.reference import spline as RS
@@ -76,6 +78,18 @@ FUSED_TABLE += [
 ]
 
 
+def _cross_entropy_cases(rng):
+    """(logits, integer targets): classes last (N, K), on axis 1 of (N, K, H, W), K = 2 and 5."""
+    shapes = [(4, 5), (2, 5, 3, 2), (3, 2, 4)]
+    return [(rng.standard_normal(s) * 2, rng.integers(0, s[1], s[:1] + s[2:])) for s in shapes]
+
+
+FUSED_TABLE += [
+    OpInfo("softmax_cross_entropy", lambda z, t: softmax_cross_entropy(z, t, axis=1), _cross_entropy_cases,
+           lambda z, t: RX.softmax_cross_entropy_forward(z, t, 1)[0], second_order=False),
+]
+
+
 def test_fused_ops_are_registered():
     assert {"masked_conv2d", "causal_conv1d", "affine_coupling", "affine_coupling_inverse"} <= set(ops.FUSED)
 
@@ -125,6 +139,21 @@ def test_group_norm_equals_composite(shape, groups, act):
     x = leaves[0]                                                 # without affine parameters
     _assert_same_values_and_grads(lambda x: group_norm(x, groups, act=act),
                                   lambda x: group_norm_composite(x, groups, act=act), [x], rng)
+
+
+@pytest.mark.parametrize("shape, axis", [((5, 7), 1), ((5, 7), -1), ((2, 4, 3, 5), 1), ((2, 3, 2, 4, 3), 2),
+                                         ((6, 3, 2), 0)])
+def test_softmax_cross_entropy_equals_composite(shape, axis):
+    rng = np.random.default_rng(9)
+    (z,) = _leaves(rng, [shape])
+    ax = axis % len(shape)
+    t = rng.integers(0, shape[ax], shape[:ax] + shape[ax + 1:])
+    _assert_same_values_and_grads(lambda z: softmax_cross_entropy(z, t, axis),
+                                  lambda z: softmax_cross_entropy_composite(z, t, axis), [z], rng)
+    z32 = Tensor(z.numpy().astype(np.float32), requires_grad=True)       # float32 stays float32
+    y = softmax_cross_entropy(z32, Tensor(t), axis)
+    y.sum().backward()
+    assert y.dtype == np.float32 and z32.grad.dtype == np.float32
 
 
 @pytest.mark.parametrize("mask_type, groups, k", [("A", 1, 5), ("B", 1, 3), ("A", 3, 3), ("B", 3, 1)])
@@ -189,6 +218,7 @@ def test_first_layer_input_without_grad_gets_no_gradient():
     ("CausalConv1d", lambda x, w: causal_conv1d(x, w, dilation=1), [(1, 2, 4), (2, 2, 2)]),
     ("AffineCoupling", lambda x, s: affine_coupling(x, s, s)[0], [(2, 3), (2, 3)]),
     ("GroupNormAct", lambda x: group_norm(x, 2, act="silu"), [(2, 4, 3)]),
+    ("SoftmaxCrossEntropy", lambda z: softmax_cross_entropy(z, np.array([[0, 2], [1, 1]])), [(2, 3, 2)]),
 ])
 def test_double_backward_raises_and_names_the_composite(name, fn, shapes):
     rng = np.random.default_rng(6)
@@ -205,6 +235,8 @@ def test_composites_support_double_backward():
                   [rng.standard_normal((2, 3))])
     gradgradcheck(lambda x, g: group_norm_composite(x, 2, g, act="silu"),
                   [rng.standard_normal((2, 4, 3)), rng.standard_normal(4)])
+    gradgradcheck(lambda z, t: softmax_cross_entropy_composite(z, t, axis=1),
+                  [rng.standard_normal((2, 3, 2)), np.array([[0, 2], [1, 1]])])
 
 
 # ---- the layers built on these ops (minigen.nn.masked) ----------------------------------

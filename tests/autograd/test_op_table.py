@@ -61,7 +61,7 @@ def test_every_public_op_is_in_the_table():
 
 FUSED_NAMES = ["affine_coupling", "affine_coupling_inverse", "avg_pool2d", "causal_conv1d", "conv2d",
                "conv_transpose2d", "group_norm", "masked_conv2d", "max_pool2d", "rq_spline", "rq_spline_inverse",
-               "upsample_nearest2d"]
+               "softmax_cross_entropy", "upsample_nearest2d"]
 
 
 def test_fused_table_is_complete_after_importing_autograd_ops_alone():

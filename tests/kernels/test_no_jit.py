@@ -80,6 +80,12 @@ def _cases(rng, dtype):
         out += [("conv2d_forward", (x, w, None, 1, 1), {}),
                 ("conv2d_grad_input", (r(1, 64, 3, 3), w, x.shape, 1, 1), {}),
                 ("conv2d_grad_weight", (x, r(1, 64, 3, 3), w.shape, 1, 1), {})]
+    for shape, axis in [((4, 5), 1), ((2, 3, 4, 3), 1)]:      # softmax cross-entropy: rows / planes
+        z = r(*shape)
+        t = rng.integers(0, shape[axis], shape[:axis] + shape[axis + 1:])
+        _, lse = kernels.reference.softmax_cross_entropy_forward(z, t, axis)
+        out += [("softmax_cross_entropy_forward", (z, t, axis), {}),
+                ("softmax_cross_entropy_backward", (r(*t.shape), z, t, lse, axis), {})]
     p, g = r(3, 5), r(3, 5)                          # Adam: p, m, v are updated in place (compared)
     for wd, decoupled in [(0.0, False), (0.1, False), (0.1, True)]:
         out.append(("adam_step", (p, g, r(3, 5), np.abs(r(3, 5))),
