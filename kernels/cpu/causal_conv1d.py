@@ -12,6 +12,7 @@ cut into independent output blocks (sample n, a range of time columns) so even N
 runs on every thread; the parallel driver gives each thread a contiguous run of blocks.
 grad-input is the same with W_k^T and the shift reversed; grad-weight sums
 ``gy[:, t] x[:, t-s_k]^T`` over blocks into per-thread partial buffers, merged serially.
+The GEMMs are ``_blas.gemm`` (NumPy's OpenBLAS, pinned to one thread while ours run).
 """
 
 from typing import NamedTuple

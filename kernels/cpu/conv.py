@@ -10,17 +10,22 @@ equations).  Every convolution is lowered to matrix products (see ``_lowering.py
 The three layers of STYLE §8:
 
     wrapper (validate, make contiguous, allocate, plan)  conv2d_forward(...)
-      -> parallel driver: prange over threads, each owning a contiguous run of work
-         units (blocks of images / pixels / channels)      _forward_parallel(...)
+      -> driver: prange over threads, each owning a contiguous run of work
+         units (blocks of images / pixels / channels)      _forward_driver(...)
         -> inner single-thread kernel over those units     _forward_units(...)
+
+Drivers are built parallel and serial (``_numba.parallel_driver``); the sizes travel as
+``g``, the reference's ``ConvGeometry`` named tuple (``g.KH``, ``g.OW``), into Numba.
 
 What makes it fast (measured, see minigen/bench/kernels_conv.py):
 
 * no big im2col buffer: each worker lowers one unit into its own L2-sized workspace and
-  multiplies it at once with a single-threaded OpenBLAS GEMM (one GEMM per unit, written
-  straight into the NCHW output with ``ldc = P``, so no layout transposes); the Numba
-  and OpenBLAS thread pools never run at the same time;
-* the workspace is cached per Python thread, so no large buffer is page-faulted per call;
+  multiplies it at once with a single-threaded OpenBLAS GEMM (``_blas.gemm``; one GEMM
+  per unit, written straight into the NCHW output with ``ldc = P``, so no layout
+  transposes); BLAS is pinned to one thread around the whole parallel region
+  (``_blas.single_threaded``), so the Numba and OpenBLAS thread pools never fight;
+* the workspace is cached per Python thread (``_blas.workspace``), so no large buffer is
+  page-faulted per call;
 * 1x1 / stride-1 / unpadded convolutions skip im2col: the image is already the column
   matrix;
 * tiny images (P < ``CONV_MIN_GEMM_COLS``) are batched several per GEMM;
