@@ -1,9 +1,10 @@
 """Benchmarks of the fused kernels: masked conv (PixelCNN), causal conv1d (WaveNet), coupling (RealNVP),
-and the fused Adam step over a model's parameters.
+softmax cross-entropy, and the fused Adam step over a model's parameters.
 
-``python -m minigen.bench kernels --only mask`` (or ``coupling``, ``causal``, ``Adam``).  The PyTorch
-side is what a user would write: ``conv2d`` with ``w * mask`` over all taps, ``conv1d``
-on a left-padded input, and coupling as eager ops ``x*exp(s) + t`` and ``s.sum``.
+``python -m minigen.bench kernels --only mask`` (or ``coupling``, ``causal``,
+``cross-entropy``, ``Adam``).  The PyTorch side is what a user would write: ``conv2d``
+with ``w * mask`` over all taps, ``conv1d`` on a left-padded input, coupling as eager
+ops ``x*exp(s) + t`` and ``s.sum``, ``F.cross_entropy``, ``torch.optim.Adam``.
 Both sides get the same number of threads (Numba's).  Benchmarks print ratios, never
 assert times (the machines are shared and noisy: compare ratios from one run).
 
@@ -159,6 +160,48 @@ def _causal_case(n=16, c=64, t=4096, k=2, d=8):
             "torch": {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd} if torch_or_none() else None}
 
 
+def _cross_entropy_case(shape):
+    """Softmax cross-entropy of integer targets, classes on axis 1, forward and backward.
+
+    minigen: the fused kernels (as ``autograd.ops.softmax_cross_entropy`` calls them);
+    PyTorch: ``F.cross_entropy(reduction="none")`` and its backward, on the same logits.
+    """
+    name = f"cross-entropy {shape}"
+    axis = 1
+
+    def setup():
+        import numba
+        rng = np.random.default_rng(0)
+        t_shape = shape[:axis] + shape[axis + 1:]
+        st = {"z": rng.standard_normal(shape).astype(np.float32), "t": rng.integers(0, shape[axis], t_shape),
+              "gy": rng.standard_normal(t_shape).astype(np.float32)}
+        torch = _torch(numba.get_num_threads())
+        if torch is not None:
+            st["tz"] = torch.from_numpy(st["z"]).requires_grad_(True)
+            st["tt"], st["tgy"] = torch.from_numpy(st["t"]), torch.from_numpy(st["gy"])
+        return st
+
+    def fwd(s):
+        return kernels.softmax_cross_entropy_forward(s["z"], s["t"], axis)
+
+    def fwd_bwd(s):
+        _, lse = fwd(s)
+        return kernels.softmax_cross_entropy_backward(s["gy"], s["z"], s["t"], lse, axis)
+
+    def t_fwd(s):
+        import torch
+        with torch.no_grad():
+            torch.nn.functional.cross_entropy(s["tz"], s["tt"], reduction="none")
+
+    def t_fwd_bwd(s):
+        import torch
+        torch.nn.functional.cross_entropy(s["tz"], s["tt"], reduction="none").backward(s["tgy"])
+        s["tz"].grad = None
+
+    return {"name": name, "setup": setup, "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd},
+            "torch": {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd} if torch_or_none() else None}
+
+
 def _adam_case(model_name):
     """One Adam step over the parameters of a bench model (the shapes of its training step).
 
@@ -207,6 +250,9 @@ def cases(device="cpu"):
         _coupling_case((1024, 784)),
         _coupling_case((256, 2, 14, 14)),
         _causal_case(),
+        _cross_entropy_case((64, 2, 28, 28)),           # binary PixelCNN: K = 2 per pixel
+        _cross_entropy_case((16, 256, 4096)),           # WaveNet: 256 mu-law levels per step
+        _cross_entropy_case((4096, 10)),                # a classifier: classes last
         _adam_case("VAE"),
         _adam_case("PixelCNN"),
     ]
