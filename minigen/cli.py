@@ -149,8 +149,53 @@ def build_parser():
 
 def _add_threads(parser):
     parser.add_argument("--threads", type=_positive("--threads"), help="BLAS and Numba threads "
-                        "(default: all cores); 1 is often faster for small models, and much faster when "
-                        "other processes share the CPU (idle BLAS threads spin-wait)")
+                        "(default: the cores other processes leave idle, measured at start; all "
+                        "cores on an idle machine)")
+
+
+def idle_cores(interval=0.2):
+    """How many of this process's cores other processes left idle over ``interval`` seconds.
+
+    Read from Linux's ``/proc/stat`` (time each core spent idle); None where it cannot be
+    read.  A thread pool wider than the idle cores waits on a core another process holds:
+    with one of two cores busy, two BLAS threads made a small MLP 4x slower than one.
+    """
+    import os
+    import time
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+    def sample():
+        idle, total = 0, 0
+        with open("/proc/stat") as f:
+            for line in f:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name != "cpu" and int(name[3:]) in cores:
+                    ticks = [int(v) for v in fields[:8]]   # user nice system idle iowait irq softirq steal
+                    idle += ticks[3] + ticks[4]
+                    total += sum(ticks)
+        return idle, total
+    try:
+        i0, t0 = sample()
+        time.sleep(interval)
+        i1, t1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if not cores or t1 <= t0:
+        return None
+    return len(cores) * (i1 - i0) / (t1 - t0)
+
+
+def _default_threads():
+    """``--threads`` when not given: all cores, or fewer when other processes keep some busy."""
+    import os
+    idle = idle_cores()
+    n_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if idle is None or idle > n_cores - 0.5:
+        return None                                     # an idle machine: every core
+    n = max(1, int(idle + 0.5))
+    print(f"threads: {n} of {n_cores} (other processes keep {n_cores - idle:.1f} cores busy; "
+          "--threads N to choose)", file=sys.stderr)
+    return n
 
 
 def _limit_threads(n):
@@ -180,7 +225,10 @@ def main(argv=None):
     commands = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
                 "reproduce": cmd_reproduce}
     try:
-        with _limit_threads(getattr(args, "threads", None)):
+        threads = getattr(args, "threads", None)
+        if threads is None and args.command in ("train", "sample", "eval", "reproduce"):
+            threads = _default_threads()
+        with _limit_threads(threads):
             return commands[args.command](args)
     except KeyboardInterrupt:
         print("\ninterrupted; continue with `train ... --resume` from the last checkpoint", file=sys.stderr)

@@ -148,3 +148,19 @@ def test_every_model_prints_its_test_figure_and_eval_reproduces_it(tmp_path):
 def test_bench_is_forwarded(tmp_path):
     r = minigen("bench", "--help", cwd=tmp_path)
     assert r.returncode == 0 and "python -m minigen.bench" in r.stdout
+
+
+def test_default_threads_leave_busy_cores_alone(monkeypatch, capsys):
+    import os
+
+    from minigen import cli
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    idle = cli.idle_cores(interval=0.05)
+    assert idle is None or 0.0 <= idle <= n + 1e-9
+    monkeypatch.setattr(cli, "idle_cores", lambda interval=0.2: float(n))      # an idle machine
+    assert cli._default_threads() is None                                      # every core
+    monkeypatch.setattr(cli, "idle_cores", lambda interval=0.2: max(0.0, n - 1.0))  # one core busy
+    assert cli._default_threads() == max(1, n - 1)
+    assert "--threads N" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "idle_cores", lambda interval=0.2: None)          # no /proc/stat
+    assert cli._default_threads() is None
