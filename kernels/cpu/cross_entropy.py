@@ -5,9 +5,11 @@ first).  The logits are viewed as (A, K, B): A positions before the class axis, 
 classes, B positions after it (B = 1 when the classes are last).  Two loop orders, so
 the innermost loop always runs over contiguous memory and vectorises:
 
-    B = 1 (classes last)   per row a: max, then sum of exp over the K contiguous classes
+    B = 1 (classes last)   per row a: max, then sum of exp over the K contiguous classes;
+                           backward: the row's K gradients
     B > 1 (e.g. NCHW)      per a: the same reductions done for all B positions at once,
-                           k outer, b inner (running max and sum in two length-B buffers)
+                           k outer, b inner (running max and sum in two length-B buffers);
+                           backward: k outer, b inner
 
 exp is ``fast_exp`` (Cephes polynomial: ~2e-7 relative in float32, ~2e-16 in float64);
 the one log per position is libm's.  Blocks of a run in parallel (``prange``) when the
@@ -64,6 +66,18 @@ def _forward_planes(z, t, loss, lse):
 
 
 @njit
+def _backward_rows(gy, z, t, lse, gz):
+    """gz[a, k] = gy[a] * (exp(z[a, k] - lse[a]) - [k == t[a]]); z, gz (n, K) rows."""
+    n, K = z.shape
+    zero = z.dtype.type(0)
+    one = z.dtype.type(1)
+    for a in range(n):
+        g, lz, ta = gy[a], lse[a], t[a]
+        for k in range(K):
+            gz[a, k] = g * (fast_exp(z[a, k] - lz) - (one if k == ta else zero))
+
+
+@njit
 def _backward_block(gy, z, t, lse, gz):
     """gz[a, k, b] = gy[a, b] * (exp(z[a, k, b] - lse[a, b]) - [k == t[a, b]]); all (n, K, B)."""
     n, K, B = z.shape
@@ -87,7 +101,13 @@ def _planes_driver(z, t, loss, lse, bounds):
         _forward_planes(z[lo:hi], t[lo:hi], loss[lo:hi], lse[lo:hi])
 
 
-def _backward_driver(gy, z, t, lse, gz, bounds):
+def _backward_rows_driver(gy, z, t, lse, gz, bounds):
+    for c in prange(bounds.shape[0] - 1):
+        lo, hi = bounds[c], bounds[c + 1]
+        _backward_rows(gy[lo:hi], z[lo:hi], t[lo:hi], lse[lo:hi], gz[lo:hi])
+
+
+def _backward_planes_driver(gy, z, t, lse, gz, bounds):
     for c in prange(bounds.shape[0] - 1):
         lo, hi = bounds[c], bounds[c + 1]
         _backward_block(gy[lo:hi], z[lo:hi], t[lo:hi], lse[lo:hi], gz[lo:hi])
@@ -97,8 +117,10 @@ _rows_par = njit(parallel=True)(_rows_driver)
 _rows_ser = njit(serial_twin(_rows_driver))
 _planes_par = njit(parallel=True)(_planes_driver)
 _planes_ser = njit(serial_twin(_planes_driver))
-_backward_par = njit(parallel=True)(_backward_driver)
-_backward_ser = njit(serial_twin(_backward_driver))
+_backward_rows_par = njit(parallel=True)(_backward_rows_driver)
+_backward_rows_ser = njit(serial_twin(_backward_rows_driver))
+_backward_planes_par = njit(parallel=True)(_backward_planes_driver)
+_backward_planes_ser = njit(serial_twin(_backward_planes_driver))
 
 
 def _views(z, target, axis):
@@ -131,11 +153,16 @@ def softmax_cross_entropy_forward(z, target, axis=1):
 def softmax_cross_entropy_backward(gy, z, target, lse, axis=1):
     axis = check_cross_entropy_args(z, target, axis, gy=gy, lse=lse)
     z3, t2 = _views(z, target, axis)
+    gy2 = np.ascontiguousarray(gy).reshape(t2.shape)
+    lse2 = np.ascontiguousarray(lse).reshape(t2.shape)
     gz = np.empty(z3.shape, z.dtype)
     bounds = _bounds(z3)
-    (_backward_par if len(bounds) > 2 else _backward_ser)(
-        np.ascontiguousarray(gy).reshape(t2.shape), z3, t2, np.ascontiguousarray(lse).reshape(t2.shape), gz,
-        bounds)
+    parallel = len(bounds) > 2
+    if z3.shape[2] == 1:                          # classes last: contiguous rows
+        (_backward_rows_par if parallel else _backward_rows_ser)(
+            gy2[:, 0], z3[:, :, 0], t2[:, 0], lse2[:, 0], gz[:, :, 0], bounds)
+    else:
+        (_backward_planes_par if parallel else _backward_planes_ser)(gy2, z3, t2, lse2, gz, bounds)
     return gz.reshape(z.shape)
 
 
