@@ -15,13 +15,13 @@ exp is ``fast_exp`` (Cephes polynomial: ~2e-7 relative in float32, ~2e-16 in flo
 the one log per position is libm's.  Blocks of a run in parallel (``prange``) when the
 logits are large enough (``use_parallel``); each position is written by one thread.
 """
-import numba
 import numpy as np
 from numba import prange
 
+from ..reference import cross_entropy as ref
 from ..reference.cross_entropy import check_cross_entropy_args
 from ._fastmath import fast_exp
-from ._numba import njit, serial_twin, split_range, use_parallel
+from ._numba import njit, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["softmax_cross_entropy_forward", "softmax_cross_entropy_backward"]
 
@@ -78,7 +78,7 @@ def _backward_rows(gy, z, t, lse, gz):
 
 
 @njit
-def _backward_block(gy, z, t, lse, gz):
+def _backward_planes(gy, z, t, lse, gz):
     """gz[a, k, b] = gy[a, b] * (exp(z[a, k, b] - lse[a, b]) - [k == t[a, b]]); all (n, K, B)."""
     n, K, B = z.shape
     one = z.dtype.type(1)
@@ -89,38 +89,32 @@ def _backward_block(gy, z, t, lse, gz):
                 gz[a, k, b] = gy[a, b] * (fast_exp(z[a, k, b] - lse[a, b]) - hit)
 
 
-def _rows_driver(z, t, loss, lse, bounds):
+@parallel_driver
+def _forward_rows_driver(z, t, loss, lse, bounds):
     for c in prange(bounds.shape[0] - 1):
         lo, hi = bounds[c], bounds[c + 1]
         _forward_rows(z[lo:hi], t[lo:hi], loss[lo:hi], lse[lo:hi])
 
 
-def _planes_driver(z, t, loss, lse, bounds):
+@parallel_driver
+def _forward_planes_driver(z, t, loss, lse, bounds):
     for c in prange(bounds.shape[0] - 1):
         lo, hi = bounds[c], bounds[c + 1]
         _forward_planes(z[lo:hi], t[lo:hi], loss[lo:hi], lse[lo:hi])
 
 
+@parallel_driver
 def _backward_rows_driver(gy, z, t, lse, gz, bounds):
     for c in prange(bounds.shape[0] - 1):
         lo, hi = bounds[c], bounds[c + 1]
         _backward_rows(gy[lo:hi], z[lo:hi], t[lo:hi], lse[lo:hi], gz[lo:hi])
 
 
+@parallel_driver
 def _backward_planes_driver(gy, z, t, lse, gz, bounds):
     for c in prange(bounds.shape[0] - 1):
         lo, hi = bounds[c], bounds[c + 1]
-        _backward_block(gy[lo:hi], z[lo:hi], t[lo:hi], lse[lo:hi], gz[lo:hi])
-
-
-_rows_par = njit(parallel=True)(_rows_driver)
-_rows_ser = njit(serial_twin(_rows_driver))
-_planes_par = njit(parallel=True)(_planes_driver)
-_planes_ser = njit(serial_twin(_planes_driver))
-_backward_rows_par = njit(parallel=True)(_backward_rows_driver)
-_backward_rows_ser = njit(serial_twin(_backward_rows_driver))
-_backward_planes_par = njit(parallel=True)(_backward_planes_driver)
-_backward_planes_ser = njit(serial_twin(_backward_planes_driver))
+        _backward_planes(gy[lo:hi], z[lo:hi], t[lo:hi], lse[lo:hi], gz[lo:hi])
 
 
 def _views(z, target, axis):
@@ -131,22 +125,16 @@ def _views(z, target, axis):
     return z3, np.ascontiguousarray(target, dtype=np.int64).reshape(A, z3.shape[2])
 
 
-def _bounds(z3):
-    parts = numba.get_num_threads() if use_parallel(z3.size) else 1
-    return np.array(split_range(z3.shape[0], parts), dtype=np.int64)
-
-
 def softmax_cross_entropy_forward(z, target, axis=1):
     axis = check_cross_entropy_args(z, target, axis)
     z3, t2 = _views(z, target, axis)
     loss = np.empty(t2.shape, z.dtype)
     lse = np.empty(t2.shape, z.dtype)
-    bounds = _bounds(z3)
-    parallel = len(bounds) > 2
+    bounds = thread_bounds(z3.shape[0], z3.size)
     if z3.shape[2] == 1:                          # classes last: contiguous rows
-        (_rows_par if parallel else _rows_ser)(z3[:, :, 0], t2[:, 0], loss[:, 0], lse[:, 0], bounds)
+        _forward_rows_driver(z3[:, :, 0], t2[:, 0], loss[:, 0], lse[:, 0], bounds, threads=len(bounds) - 1)
     else:
-        (_planes_par if parallel else _planes_ser)(z3, t2, loss, lse, bounds)
+        _forward_planes_driver(z3, t2, loss, lse, bounds, threads=len(bounds) - 1)
     return loss.reshape(target.shape), lse.reshape(target.shape)
 
 
@@ -156,21 +144,13 @@ def softmax_cross_entropy_backward(gy, z, target, lse, axis=1):
     gy2 = np.ascontiguousarray(gy).reshape(t2.shape)
     lse2 = np.ascontiguousarray(lse).reshape(t2.shape)
     gz = np.empty(z3.shape, z.dtype)
-    bounds = _bounds(z3)
-    parallel = len(bounds) > 2
+    bounds = thread_bounds(z3.shape[0], z3.size)
     if z3.shape[2] == 1:                          # classes last: contiguous rows
-        (_backward_rows_par if parallel else _backward_rows_ser)(
-            gy2[:, 0], z3[:, :, 0], t2[:, 0], lse2[:, 0], gz[:, :, 0], bounds)
+        _backward_rows_driver(gy2[:, 0], z3[:, :, 0], t2[:, 0], lse2[:, 0], gz[:, :, 0], bounds,
+                              threads=len(bounds) - 1)
     else:
-        (_backward_planes_par if parallel else _backward_planes_ser)(gy2, z3, t2, lse2, gz, bounds)
+        _backward_planes_driver(gy2, z3, t2, lse2, gz, bounds, threads=len(bounds) - 1)
     return gz.reshape(z.shape)
 
 
-def _share_docs():
-    """The reference docstrings are the documentation of these wrappers."""
-    from ..reference import cross_entropy as ref
-    for name in __all__:
-        globals()[name].__doc__ = getattr(ref, name).__doc__
-
-
-_share_docs()
+share_docs(globals(), ref)

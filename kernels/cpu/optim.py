@@ -13,14 +13,15 @@ and p, m, v written once.  Per element i, with every scalar already in p's dtype
 in the twin's order and without fastmath (no fused multiply-add, no approximate
 reciprocal or square root), so the results equal the twin's to the last bit.
 Tensors of at least ``config.PARALLEL_MIN_ELEMENTS`` elements are split into one
-contiguous chunk per thread (``prange``); smaller ones run the serial twin.
+contiguous chunk per thread (``thread_bounds``, ``prange``); smaller ones run the serial
+build of the driver (``parallel_driver``).
 """
-import numba
 import numpy as np
 from numba import prange
 
+from ..reference import optim as ref
 from ..reference.optim import adam_scalars, check_adam_args
-from ._numba import njit, serial_twin, split_range, use_parallel
+from ._numba import njit, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["adam_step"]
 
@@ -48,16 +49,13 @@ def _adam_chunk(p, g, m, v, mode, keep, wd, beta1, c1, beta2, c2, inv_sqrt_bias2
         p[i] = pi - (mi / (np.sqrt(vi) * inv_sqrt_bias2 + eps)) * step_size
 
 
+@parallel_driver(fastmath=False)
 def _adam_driver(p, g, m, v, bounds, mode, keep, wd, beta1, c1, beta2, c2, inv_sqrt_bias2, eps,
                  step_size):
     for b in prange(bounds.shape[0] - 1):
         lo, hi = bounds[b], bounds[b + 1]
         _adam_chunk(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], mode, keep, wd, beta1, c1, beta2, c2,
                     inv_sqrt_bias2, eps, step_size)
-
-
-_adam_par = njit(parallel=True, fastmath=False)(_adam_driver)
-_adam_ser = njit(serial_twin(_adam_driver), fastmath=False)
 
 
 def _flat(name, a, writable):
@@ -80,18 +78,10 @@ def adam_step(p, g, m, v, *, lr, beta1, beta2, eps, weight_decay, decoupled, ste
     real = p.dtype.type            # every scalar rounded to p's dtype, as NumPy does
     pf, gf, mf, vf = (_flat("the parameter", p, True), _flat("the gradient", g, False),
                       _flat("exp_avg m", m, True), _flat("exp_avg_sq v", v, True))
-    parts = numba.get_num_threads() if use_parallel(p.size) else 1
-    bounds = np.array(split_range(p.size, parts), dtype=np.int64)
-    (_adam_par if parts > 1 else _adam_ser)(
-        pf, gf, mf, vf, bounds, mode, real(1.0 - lr * weight_decay), real(weight_decay), real(beta1),
-        real(1.0 - beta1), real(beta2), real(1.0 - beta2), real(inv_sqrt_bias2), real(eps),
-        real(step_size))
+    bounds = thread_bounds(p.size, p.size)
+    _adam_driver(pf, gf, mf, vf, bounds, mode, real(1.0 - lr * weight_decay), real(weight_decay),
+                 real(beta1), real(1.0 - beta1), real(beta2), real(1.0 - beta2), real(inv_sqrt_bias2),
+                 real(eps), real(step_size), threads=len(bounds) - 1)
 
 
-def _share_docs():
-    """The reference docstring is the documentation of this wrapper."""
-    from ..reference import optim as ref
-    adam_step.__doc__ = ref.adam_step.__doc__
-
-
-_share_docs()
+share_docs(globals(), ref)

@@ -48,8 +48,8 @@ def test_large_tensor_takes_the_parallel_driver(monkeypatch):
     """At the default threshold a 10^5-element tensor is split across threads (when there are two)."""
     import numba
     calls = []
-    monkeypatch.setattr(C, "_adam_par", lambda *a: calls.append("par"))
-    monkeypatch.setattr(C, "_adam_ser", lambda *a: calls.append("ser"))
+    monkeypatch.setattr(C._adam_driver, "parallel", lambda *a: calls.append("par"))
+    monkeypatch.setattr(C._adam_driver, "serial", lambda *a: calls.append("ser"))
     for shape in ((10,), (config.PARALLEL_MIN_ELEMENTS,)):
         p = np.zeros(shape, np.float32)
         C.adam_step(p, p, p.copy(), p.copy(), weight_decay=0.0, decoupled=False, step=1, **HYPER)
