@@ -19,6 +19,10 @@ so no im2col copy is made ("shift" mode: L GEMMs of depth Cin that accumulate).
                  less than L thin GEMMs of depth OH*Wp lose (measured 330 vs 390 us/image)
     grad-bias:   summed while gy is copied into its padded buffer (no extra pass)
 
+The residual block ``y = x + conv(ReLU(x))`` (``relu_input``, ``residual``) costs no extra
+pass over memory: the ReLU is applied while x is copied into its padded buffer, x is added
+while the image's output is still in cache, and so are the backward's ``[x > 0]`` and ``+ gy``.
+
 When Cin is small (a first layer: Cin = 1 or 3) GEMMs of depth Cin are too thin, and
 "im2col" mode works on the exact output grid instead: the L views are gathered into
 ``cols`` (L*Cin + 1, OH*OW) whose last row is ones, so that one GEMM
@@ -42,7 +46,7 @@ from numba import prange
 
 from .. import config
 from ..reference import masked_conv as ref
-from ..reference.masked_conv import check_backward, check_forward, check_grad_weight
+from ..reference.masked_conv import check_backward, check_block, check_forward, check_grad_weight
 from ..taps import center_index
 from ._blas import can_split, gemm, single_threaded, workspace
 from ._fastmath import zero_of
@@ -101,6 +105,8 @@ class Plan(NamedTuple):
     im2col: bool              # small Cin: gather the views on the exact output grid
     want_gx: bool
     want_gw: bool
+    relu: bool                # the taps read ReLU(x) (fused pre-activation)
+    residual: bool            # y = x + conv(...), so gx gets + gy
 
 
 class Scratch(NamedTuple):
@@ -111,7 +117,8 @@ class Scratch(NamedTuple):
     out: np.ndarray
 
 
-def _plan(x_shape, cout, taps, ph, pw, oh, ow, backward=False, want_gx=False, want_gw=False):
+def _plan(x_shape, cout, taps, ph, pw, oh, ow, backward=False, want_gx=False, want_gw=False, relu=False,
+          residual=False):
     """The ``Plan`` of one problem: margins, row width, tap offsets, threads."""
     n, cin, ih, iw = x_shape
     dys = (taps[:, 0] - ph).astype(np.int64)          # input row = i + dy
@@ -129,7 +136,8 @@ def _plan(x_shape, cout, taps, ph, pw, oh, ow, backward=False, want_gx=False, wa
     bounds = thread_bounds(n, n * cout * oh * ow, can_split=can_split())   # whole images per thread
     return Plan(cin=cin, bounds=bounds, wp=wp, fwd_pt=fwd_m[0], fwd_pl=fwd_m[1], ld_x=ld_x,
                 offs_x=offs_x, bwd_pt=bwd_m[0], bwd_pl=bwd_m[1], ld_g=ld_g, offs_g=offs_g,
-                dys=dys, dxs=dxs, im2col=cin < IM2COL_BELOW_CIN, want_gx=want_gx, want_gw=want_gw)
+                dys=dys, dxs=dxs, im2col=cin < IM2COL_BELOW_CIN, want_gx=want_gx, want_gw=want_gw,
+                relu=relu, residual=residual)
 
 
 # ---------------------------------------------------------------------------------------
@@ -137,16 +145,21 @@ def _plan(x_shape, cout, taps, ph, pw, oh, ow, backward=False, want_gx=False, wa
 # ---------------------------------------------------------------------------------------
 
 @njit
-def _pad_into(src, buf, ld, pt, pl, wp):
-    """buf[c*ld + (i+pt)*wp + (j+pl)] = src[c, i, j]; margins are left as they are (zero)."""
+def _pad_into(src, buf, ld, pt, pl, wp, relu=False):
+    """buf[c*ld + (i+pt)*wp + (j+pl)] = src[c, i, j] (ReLU(src) with ``relu``); margins stay zero."""
     C, H, W = src.shape
+    zero = zero_of(buf)
     for c in range(C):
         base = c * ld + pt * wp + pl
         for i in range(H):
             row = src[c, i]
             o = base + i * wp
-            for j in range(W):
-                buf[o + j] = row[j]
+            if relu:
+                for j in range(W):
+                    buf[o + j] = max(row[j], zero)
+            else:
+                for j in range(W):
+                    buf[o + j] = row[j]
 
 
 @njit
@@ -234,6 +247,27 @@ def _col2im_exact(z, dys, dxs, cin, oh, ow, dst):
                     row[s] += z[base + s]
 
 
+@njit
+def _add_image(dst, src):
+    """dst += src for one image (C, H, W): the residual, while dst is still in cache."""
+    d, s = dst.reshape(dst.size), src.reshape(src.size)
+    for q in range(d.size):
+        d[q] += s[q]
+
+
+@njit
+def _block_grad(gx, x, gy, relu, residual):
+    """gx = [x > 0] * gx (relu) + gy (residual), in place, for one image."""
+    g, xf, gf = gx.reshape(gx.size), x.reshape(x.size), gy.reshape(gy.size)
+    zero = zero_of(g)
+    if relu:
+        for q in range(g.size):
+            g[q] = g[q] if xf[q] > zero else zero
+    if residual:
+        for q in range(g.size):
+            g[q] += gf[q]
+
+
 # ---------------------------------------------------------------------------------------
 # parallel drivers (prange over threads; each thread owns a block of images)
 # ---------------------------------------------------------------------------------------
@@ -255,7 +289,7 @@ def _forward_driver(x, wt, b, y, p, ws):
         if p.im2col:
             cols[K * ohw:(K + 1) * ohw] = 1.0      # the bias row
         for n in range(p.bounds[t], p.bounds[t + 1]):
-            _pad_into(x[n], xin, ld, p.fwd_pt, p.fwd_pl, wp)
+            _pad_into(x[n], xin, ld, p.fwd_pt, p.fwd_pl, wp, p.relu)
             if p.im2col:
                 # y[n] (Cout, OH*OW) = [W | b] @ [cols; 1], straight into the output
                 _gather_cols(xin, ld, offs, cin, wp, oh, ow, cols)
@@ -266,6 +300,8 @@ def _forward_driver(x, wt, b, y, p, ws):
                     gemm(cout, m, cin, wt, li * cin, kb, xin, offs[li], ld, out, 0, m,
                          beta=0.0 if li == 0 else 1.0)
                 _crop_into(out, wp, y[n], b)
+            if p.residual:
+                _add_image(y[n], x[n])
 
 
 @parallel_driver
@@ -297,7 +333,7 @@ def _backward_driver(gy, x, wt, gx, gw_part, p, ws):
                 # small Cin: everything on the exact grid, gy read in place (no copy)
                 if p.want_gw:
                     # [gW | gb] += gy[n] (Cout, OH*OW) @ [cols; 1]^T
-                    _pad_into(x[n], xin, ld_x, p.fwd_pt, p.fwd_pl, wp)
+                    _pad_into(x[n], xin, ld_x, p.fwd_pt, p.fwd_pl, wp, p.relu)
                     _gather_cols(xin, ld_x, p.offs_x, cin, wp, oh, ow, cols)
                     gemm(cout, kb, ohw, gyf, gn, ohw, cols, 0, ohw, gwp, 0, kb, beta=1.0, tb=True)
                 else:
@@ -310,13 +346,15 @@ def _backward_driver(gy, x, wt, gx, gw_part, p, ws):
                     # Z (L*Cin, OH*OW) = W^T @ gy[n], then shift-add Z's rows into gx[n]
                     gemm(K, ohw, cout, wt, 0, kb, gyf, gn, ohw, gxo, 0, ohw, ta=True)
                     _col2im_exact(gxo, p.dys, p.dxs, cin, oh, ow, gx[n])
+                    if p.relu or p.residual:
+                        _block_grad(gx[n], x[n], gy[n], p.relu, p.residual)
                 continue
             # shift mode: gy copied into a zero-margin buffer (its bias sums on the way)
             _pad_into_sum_strided(gy[n], gin, ld_g, p.bwd_pt, p.bwd_pl, wp, gwp, kb, K)
             if p.want_gw:
                 # gW (Cout, L*Cin) += gy (Cout, m; zero garbage columns) @ [view_0; ...; view_L-1]^T
                 # one GEMM on the stacked views beats L thin ones (measured ~390 -> ~330 us/image)
-                _pad_into(x[n], xin, ld_x, p.fwd_pt, p.fwd_pl, wp)
+                _pad_into(x[n], xin, ld_x, p.fwd_pt, p.fwd_pl, wp, p.relu)
                 _stack_views(xin, ld_x, p.offs_x, cin, m, cols)
                 gemm(cout, K, m, gin, g0, ld_g, cols, 0, m, gwp, 0, kb, beta=1.0, tb=True)
             if p.want_gx:
@@ -325,6 +363,8 @@ def _backward_driver(gy, x, wt, gx, gw_part, p, ws):
                     gemm(cin, mx, cout, wt, li * cin, kb, gin, p.offs_g[li], ld_g, gxo, 0, mx,
                          beta=0.0 if li == 0 else 1.0, ta=True)
                 _crop_into(gxo, wp, gx[n], gwp[:0])
+                if p.relu or p.residual:
+                    _block_grad(gx[n], x[n], gy[n], p.relu, p.residual)
 
 
 # ---------------------------------------------------------------------------------------
@@ -345,11 +385,13 @@ def _tap_matrix(w, taps, center_mask, b=None):
     return wt.ravel()
 
 
-def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
+def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None, *, relu_input=False,
+                          residual=False):
     taps, ph, pw, oh, ow = check_forward(x, w, taps, b, padding, center_mask)
     cout, cin = w.shape[:2]
+    check_block(x.shape, (x.shape[0], cout, oh, ow), relu_input, residual)
     x = np.ascontiguousarray(x)
-    p = _plan(x.shape, cout, taps, ph, pw, oh, ow)
+    p = _plan(x.shape, cout, taps, ph, pw, oh, ow, relu=relu_input, residual=residual)
     wt = _tap_matrix(w, taps, center_mask, b)
     y = np.empty((x.shape[0], cout, oh, ow), dtype=x.dtype)
     nt, K = len(p.bounds) - 1, len(taps) * cin
@@ -363,9 +405,12 @@ def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
     return y
 
 
-def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True):
+def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True, *,
+                           relu_input=False, residual=False):
+    if x is not None:
+        check_block(x.shape, gy.shape, relu_input, residual)
     return _backward(gy, x, w.shape, w, taps, padding, center_mask, bias=bias, want_gx=input_grad,
-                     want_gw=True)
+                     want_gw=True, relu=relu_input, residual=residual)
 
 
 def masked_conv2d_grad_input(gy, w, taps, x_shape, padding=None, center_mask=None):
@@ -383,13 +428,14 @@ def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mas
 
 
 def _backward(gy, x, w_shape, w, taps, padding, center_mask, bias=False, want_gx=False, want_gw=False,
-              x_shape=None):
+              x_shape=None, relu=False, residual=False):
     x_shape, (taps, ph, pw, oh, ow) = check_backward(gy, x, w, w_shape, taps, padding, center_mask, x_shape)
     cout, cin, kh, kw = w_shape
     dtype = gy.dtype
     gy = np.ascontiguousarray(gy)
     x = np.ascontiguousarray(x) if x is not None else np.zeros((1, 1, 1, 1), dtype)
-    p = _plan(x_shape, cout, taps, ph, pw, oh, ow, backward=True, want_gx=want_gx, want_gw=want_gw)
+    p = _plan(x_shape, cout, taps, ph, pw, oh, ow, backward=True, want_gx=want_gx, want_gw=want_gw,
+              relu=relu, residual=residual)
     wt = _tap_matrix(w, taps, center_mask) if w is not None else np.zeros(1, dtype)
     n, _, ih, iw = x_shape
     gx = np.empty(x_shape, dtype) if want_gx else np.empty((1, 1, ih, 1), dtype)

@@ -12,7 +12,7 @@ GEMM's inner dimension is ``Cin*L`` (7x7 mask A: 24 of 49 taps; 3x3 mask B: 5 of
     gb = sum gy over (n, i, j)
 """
 from ..reference import masked_conv as ref
-from ..reference.masked_conv import check_backward, check_forward, check_grad_weight
+from ..reference.masked_conv import check_backward, check_block, check_forward, check_grad_weight
 from ..taps import gather_taps, scatter_taps
 from . import _tapgemm as tg
 from ._cupy import cupy, share_docs
@@ -35,12 +35,17 @@ def _w2(w, taps, center_mask):
     return cp.ascontiguousarray(wl.transpose(1, 2, 0)).reshape(cout, cin * L)
 
 
-def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
+def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None, *, relu_input=False,
+                          residual=False):
     taps, ph, pw, oh, ow = check_forward(x, w, taps, b, padding, center_mask)
     cout = w.shape[0]
-    y = tg.forward(x, _w2(w, taps, center_mask), _geometry(x.shape, cout, taps, ph, pw, oh, ow))
+    check_block(x.shape, (x.shape[0], cout, oh, ow), relu_input, residual)
+    a = cupy().maximum(x, 0) if relu_input else x      # the fused block, composed here (one more pass)
+    y = tg.forward(a, _w2(w, taps, center_mask), _geometry(x.shape, cout, taps, ph, pw, oh, ow))
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
+    if residual:
+        y += x
     return y
 
 
@@ -72,8 +77,16 @@ def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mas
     return (gw, gb) if bias else gw
 
 
-def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True):
-    return _backward(gy, x, None, w, w.shape, taps, padding, center_mask, bias, input_grad, True)
+def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True, *,
+                           relu_input=False, residual=False):
+    check_block(x.shape, gy.shape, relu_input, residual)
+    a = cupy().maximum(x, 0) if relu_input else x
+    gx, gw, gb = _backward(gy, a, None, w, w.shape, taps, padding, center_mask, bias, input_grad, True)
+    if gx is not None and relu_input:
+        gx *= x > 0
+    if gx is not None and residual:
+        gx += gy
+    return gx, gw, gb
 
 
 share_docs(globals(), ref, __all__)

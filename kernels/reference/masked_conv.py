@@ -21,6 +21,15 @@ where x is zero outside the image and ``W' = W`` except at the centre tap,
                        times center_mask at the centre; 0 at dead taps)
     gb[o] = sum_{n,i,j} gy[n, o, i, j]
 
+A pre-activation residual block, ``y = x + conv(ReLU(x))`` ([1] Figure 5, the PixelCNN's
+blocks), is one call with ``relu_input`` and ``residual`` (forward and backward), so the
+ReLU and the sum are computed while the kernel copies x and writes y::
+
+    forward    y = conv(a) (+ x if residual),   a = ReLU(x) if relu_input else x
+    backward   gx = [x > 0] * conv_gx(gy) (+ gy if residual),   gW from a
+
+(``residual`` needs Cout == Cin and OH, OW == H, W.)
+
 These functions are the specification and the test oracle of ``kernels/cpu/masked_conv.py``.
 
 References:
@@ -129,7 +138,15 @@ def _tap_weights(w, taps, center_mask):
     return wl
 
 
-def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
+def check_block(x_shape, y_shape, relu_input, residual):
+    """The fused-block options: ``residual`` adds x to y, so their shapes must match."""
+    if residual and tuple(x_shape) != tuple(y_shape):
+        raise ValueError(f"residual=True adds the input {tuple(x_shape)} to the output {tuple(y_shape)}: "
+                         "it needs Cout == Cin and the same spatial size")
+
+
+def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None, *, relu_input=False,
+                          residual=False):
     """Masked conv2d forward over the live taps only.
 
     ``y[n,o,i,j] = b[o] + sum_{(ky,kx) in taps} sum_c W'[o,c,ky,kx] * x[n,c,i+ky-ph,j+kx-pw]``
@@ -142,14 +159,18 @@ def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
         b: optional ``(Cout,)`` bias.
         padding: None (``(KH//2, KW//2)``: same size for odd kernels), an int or ``(ph, pw)``.
         center_mask: optional ``(Cout, Cin)`` 0/1 matrix for the centre tap (channel groups).
+        relu_input: convolve ReLU(x) instead of x.
+        residual: return ``x + conv(...)`` (the residual block; Cout == Cin, same size).
 
     Returns:
         y: ``(N, Cout, OH, OW)``.
     """
     taps, ph, pw, oh, ow = check_forward(x, w, taps, b, padding, center_mask)
     cout = w.shape[0]
+    check_block(x.shape, (x.shape[0], cout, oh, ow), relu_input, residual)
     xp = get_array_module(x)
-    xpad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))       # (N, Cin, H+2ph, W+2pw)
+    a = xp.maximum(x, 0) if relu_input else x                     # what the taps read
+    xpad = xp.pad(a, ((0, 0), (0, 0), (ph, ph), (pw, pw)))       # (N, Cin, H+2ph, W+2pw)
     wl = _tap_weights(w, taps, center_mask)                        # (L, Cout, Cin)
     y = xp.zeros((x.shape[0], cout, oh, ow), dtype=x.dtype)
     for li, (ky, kx) in enumerate(taps):
@@ -157,6 +178,8 @@ def masked_conv2d_forward(x, w, taps, b=None, padding=None, center_mask=None):
         y += xp.einsum("oc,nchw->nohw", wl[li], window)
     if b is not None:
         y += b[None, :, None, None]
+    if residual:
+        y += x
     return y
 
 
@@ -228,14 +251,25 @@ def masked_conv2d_grad_weight(x, gy, taps, kernel_size, padding=None, center_mas
     return gw
 
 
-def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True):
+def masked_conv2d_backward(gy, x, w, taps, padding=None, center_mask=None, bias=False, input_grad=True, *,
+                           relu_input=False, residual=False):
     """Both backward passes at once (what an autograd op calls): ``(gx, gw, gb)``.
 
     ``gx`` is None when ``input_grad`` is false (e.g. the first layer, whose input is
-    data); ``gb`` is None unless ``bias``.  Same equations as the two functions above.
+    data); ``gb`` is None unless ``bias``.  Same equations as the two functions above;
+    with ``relu_input`` / ``residual`` (the fused block, module docstring) ``x`` is the
+    block's input: ``gx = [x > 0] * conv_gx(gy) (+ gy)`` and gW is taken against ReLU(x).
     """
     _check_float("gy", gy)
-    gx = masked_conv2d_grad_input(gy, w, taps, x.shape, padding, center_mask) if input_grad else None
-    res = masked_conv2d_grad_weight(x, gy, taps, w.shape[2:], padding, center_mask, bias)
+    check_block(x.shape, gy.shape, relu_input, residual)
+    a = get_array_module(x).maximum(x, 0) if relu_input else x
+    gx = None
+    if input_grad:
+        gx = masked_conv2d_grad_input(gy, w, taps, x.shape, padding, center_mask)
+        if relu_input:
+            gx *= x > 0
+        if residual:
+            gx += gy
+    res = masked_conv2d_grad_weight(a, gy, taps, w.shape[2:], padding, center_mask, bias)
     gw, gb = res if bias else (res, None)
     return gx, gw, gb

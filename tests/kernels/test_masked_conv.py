@@ -72,6 +72,48 @@ def test_numba_matches_reference(i, dtype, parallel, monkeypatch):
     _close(gw2, ref[1], dtype)
 
 
+# The fused residual block y = x + conv(ReLU(x)): Cout == Cin, "same" size; shift and im2col
+# paths, channel groups, both dtypes, serial and parallel drivers.
+BLOCK = [(2, 6, 3, "B", None), (3, 1, 5, "A", None), (2, 3, 3, "B", ("B", 3)), (2, 20, 3, "B", None)]
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["ser", "par"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("i", range(len(BLOCK)))
+@pytest.mark.parametrize("relu, residual", [(True, True), (True, False), (False, True)])
+def test_fused_block_matches_reference(i, dtype, parallel, relu, residual, monkeypatch):
+    if parallel:
+        monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 0)
+    n, c, k, mask, groups = BLOCK[i]
+    taps = T.pixelcnn_taps(k, mask)
+    cm = None if groups is None else T.channel_group_mask(c, c, *groups)
+    rng = np.random.default_rng(2)
+    x, wt, b = _problem(rng, n, c, c, 5, 7, k, dtype)
+    opts = dict(relu_input=relu, residual=residual)
+    y0 = R.masked_conv2d_forward(x, wt, taps, b, None, cm, **opts)
+    # the twin itself: the block written out with the plain conv
+    a = np.maximum(x, 0) if relu else x
+    _close(y0, R.masked_conv2d_forward(a, wt, taps, b, None, cm) + (x if residual else 0), dtype)
+    _close(C.masked_conv2d_forward(x, wt, taps, b, None, cm, **opts), y0, dtype)
+    gy = rng.standard_normal(y0.shape).astype(dtype)
+    ref = R.masked_conv2d_backward(gy, x, wt, taps, None, cm, bias=True, **opts)
+    plain = R.masked_conv2d_backward(gy, a, wt, taps, None, cm, bias=True)
+    _close(ref[0], plain[0] * (x > 0 if relu else 1) + (gy if residual else 0), dtype)
+    for got, want in zip(C.masked_conv2d_backward(gy, x, wt, taps, None, cm, bias=True, **opts), ref):
+        _close(got, want, dtype)
+    gx, gw, _ = C.masked_conv2d_backward(gy, x, wt, taps, None, cm, input_grad=False, **opts)
+    assert gx is None
+    _close(gw, ref[1], dtype)
+
+
+@pytest.mark.parametrize("impl", [R, C], ids=["reference", "cpu"])
+def test_residual_needs_matching_shapes(impl):
+    x = np.ones((1, 2, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="residual=True adds the input"):
+        impl.masked_conv2d_forward(x, np.ones((3, 2, 3, 3), np.float32), T.pixelcnn_taps(3, "B"),
+                                   residual=True)
+
+
 def _dense_conv_bruteforce(x, w, b, ph, pw):
     """Plain loops: y = b + sum over ALL taps of w * x (the caller passes w*mask)."""
     n, cin, h, wd = x.shape

@@ -74,6 +74,20 @@ def masked_case(cfg, dtype):
     return run
 
 
+def block_case(cfg, dtype):
+    """The fused residual block y = x + conv(ReLU(x)) (Cout == Cin)."""
+    n, c, k, mask = cfg
+    taps = T.pixelcnn_taps(k, mask)
+
+    def run(K, put):
+        rng = np.random.default_rng(1)
+        x, wt, b = (put(_normal(rng, sh, dtype)) for sh in ((n, c, 5, 6), (c, c, k, k), c))
+        y = K.masked_conv2d_forward(x, wt, taps, b, relu_input=True, residual=True)
+        gy = put(_normal(rng, y.shape, dtype))
+        return [y, *K.masked_conv2d_backward(gy, x, wt, taps, bias=True, relu_input=True, residual=True)]
+    return run
+
+
 def causal_case(cfg, dtype):
     n, cin, cout, t, k, d = cfg
 
@@ -143,6 +157,7 @@ def all_cases():
     families = [("conv", conv_case, test_conv.CONFIGS + EXTRA_CONV),
                 ("convT", transposed_case, test_conv.TRANSPOSED + EXTRA_TRANSPOSED),
                 ("masked", masked_case, test_masked_conv.CONFIGS),
+                ("block", block_case, [(2, 6, 3, "B"), (2, 1, 5, "A")]),
                 ("causal", causal_case, test_causal_conv1d.CONFIGS),
                 ("coupling", coupling_case, test_coupling.CONFIGS),
                 ("spline", spline_case, test_spline_kernel.CASES),
