@@ -51,11 +51,12 @@ def _forward_planes(z, t, loss, lse):
     s = np.empty(B, z.dtype)
     for a in range(n):
         za = z[a]
-        m[:] = za[0]
+        for b in range(B):
+            m[b] = za[0, b]
+            s[b] = 0
         for k in range(1, K):
             for b in range(B):
                 m[b] = max(m[b], za[k, b])
-        s[:] = 0
         for k in range(K):
             for b in range(B):
                 s[b] += fast_exp(za[k, b] - m[b])
