@@ -76,9 +76,15 @@ class MaskedConv2d(Module):
         return T.dense_mask(self.taps, self.kernel_size, self.out_channels, self.in_channels,
                             self.center_mask)
 
-    def forward(self, x):
-        """Args: x (N, Cin, H, W). Returns: (N, Cout, H, W)."""
-        return masked_conv2d(x, self.weight, self.bias, taps=self.taps, center_mask=self.center_mask)
+    def forward(self, x, *, relu_input=False, residual=False):
+        """Args: x (N, Cin, H, W). Returns: (N, Cout, H, W).
+
+        ``relu_input`` convolves ReLU(x) and ``residual`` adds x to the result, fused into
+        the kernel: ``conv(x, relu_input=True, residual=True)`` is the pre-activation
+        residual block ``x + conv(ReLU(x))`` in one op (Cout == Cin).
+        """
+        return masked_conv2d(x, self.weight, self.bias, taps=self.taps, center_mask=self.center_mask,
+                             relu_input=relu_input, residual=residual)
 
     def extra_repr(self):
         kind = f"mask={self.mask_type}, groups={self.groups}" if self.mask_type else f"taps={len(self.taps)}"

@@ -37,6 +37,13 @@ FUSED_TABLE = [
            lambda rng: [(rng.standard_normal((2, 3, 4, 4)), rng.standard_normal((6, 3, 3, 3)),
                          rng.standard_normal(6))],
            lambda x, w, b: _ref_masked(x, w, b, "A", 3), second_order=False),
+    OpInfo("masked_conv2d_relu_residual",
+           lambda x, w, b: masked_conv2d(x, w, b, "B", relu_input=True, residual=True),
+           lambda rng: [(rng.standard_normal((2, 4, 4, 5)), rng.standard_normal((4, 4, 3, 3)),
+                         rng.standard_normal(4)),
+                        (rng.standard_normal((1, 1, 3, 3)), rng.standard_normal((1, 1, 5, 5)),
+                         rng.standard_normal(1))],
+           lambda x, w, b: x + _ref_masked(np.maximum(x, 0), w, b, "B", 1), second_order=False),
     OpInfo("causal_conv1d", lambda x, w, b: causal_conv1d(x, w, b, dilation=2),
            lambda rng: [(rng.standard_normal((2, 3, 7)), rng.standard_normal((4, 3, 3)),
                          rng.standard_normal(4))],
@@ -163,6 +170,15 @@ def test_masked_conv_equals_dense_conv_of_masked_weight(mask_type, groups, k):
     _assert_same_values_and_grads(
         lambda x, w, b: masked_conv2d(x, w, b, mask_type, groups),
         lambda x, w, b: masked_conv2d_composite(x, w, b, mask_type, groups), leaves, rng)
+
+
+@pytest.mark.parametrize("relu_input, residual", [(True, True), (True, False), (False, True)])
+def test_masked_conv_residual_block_equals_composite(relu_input, residual):
+    rng = np.random.default_rng(3)
+    leaves = _leaves(rng, [(2, 4, 5, 4), (4, 4, 3, 3), (4,)])
+    opts = dict(relu_input=relu_input, residual=residual)
+    _assert_same_values_and_grads(lambda x, w, b: masked_conv2d(x, w, b, "B", **opts),
+                                  lambda x, w, b: masked_conv2d_composite(x, w, b, "B", **opts), leaves, rng)
 
 
 def test_masked_conv_gated_stack_taps_equal_composite():

@@ -52,6 +52,11 @@ def _cases(rng, dtype):
                 ("masked_conv2d_grad_input", (gy, w, taps, x.shape), {}),
                 ("masked_conv2d_grad_weight", (x, gy, taps, (k, k)), {"bias": True}),
                 ("masked_conv2d_backward", (gy, x, w, taps), {"bias": True})]
+    for c, k, mask in [(1, 5, "A"), (6, 3, "B")]:  # the fused residual block x + conv(ReLU(x))
+        taps, x, w, b = T.pixelcnn_taps(k, mask), r(2, c, 4, 5), r(c, c, k, k), r(c)
+        block = {"relu_input": True, "residual": True}
+        out += [("masked_conv2d_forward", (x, w, taps, b), block),
+                ("masked_conv2d_backward", (r(2, c, 4, 5), x, w, taps), dict(block, bias=True))]
     x, w, b, gy = r(2, 3, 9), r(4, 3, 2), r(4), r(2, 4, 9)
     out += [("causal_conv1d_forward", (x, w, b, 2), {}),
             ("causal_conv1d_grad_input", (gy, w, 2), {}),

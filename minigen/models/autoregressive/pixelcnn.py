@@ -92,7 +92,7 @@ class ResidualBlock(Module):
                                  dtype=dtype)
 
     def forward(self, x):
-        return x + self.conv(x.relu())
+        return self.conv(x, relu_input=True, residual=True)        # x + conv(ReLU(x)), one fused op
 
 
 _DIGITS = dict(data_shape=(1, 8, 8), num_levels=17, hidden=64, num_blocks=6, head=64)
