@@ -171,7 +171,8 @@ class PixelCNN(AutoregressiveModel):
         h = self.input_conv(x * (1.0 / (self.num_levels - 1)))            # (N, h, H, W)
         for block in self.blocks:
             h = block(h)
-        h = self.head[1](self.head[0](h.relu()).relu())                   # (N, C*L, H, W)
+        h = self.head[0](h, relu_input=True)                              # conv(ReLU(h)), fused
+        h = self.head[1](h, relu_input=True)                              # (N, C*L, H, W)
         return h.reshape(N, C, self.num_levels, H, W)                     # (N, C, L, H, W)
 
     def conditional_logits(self, x, c, index):
