@@ -177,18 +177,30 @@ class single_threaded:
     """Context: BLAS runs on one thread inside it (the previous count is restored on exit).
 
     Entered by the calling Python thread around a whole parallel region, never inside
-    the workers (see the module docstring).  A no-op without OpenBLAS's thread setter.
+    the workers (see the module docstring).  Regions of several Python threads may
+    overlap: the first to enter saves the count, the last to leave restores it.  A
+    no-op without OpenBLAS's thread setter.
     """
+    _lock = threading.Lock()
+    _inside = 0          # regions entered and not yet left, in all Python threads
+    _saved = None
 
     def __enter__(self):
-        self.prev = None
-        if CBLAS is not None and CBLAS.set_threads is not None:
-            self.prev = CBLAS.get_threads()
-            CBLAS.set_threads(1)
+        if CBLAS is None or CBLAS.set_threads is None:
+            return
+        with single_threaded._lock:
+            if single_threaded._inside == 0:
+                single_threaded._saved = CBLAS.get_threads()
+                CBLAS.set_threads(1)
+            single_threaded._inside += 1
 
     def __exit__(self, *exc):
-        if self.prev is not None:
-            CBLAS.set_threads(self.prev)
+        if CBLAS is None or CBLAS.set_threads is None:
+            return
+        with single_threaded._lock:
+            single_threaded._inside -= 1
+            if single_threaded._inside == 0:
+                CBLAS.set_threads(single_threaded._saved)
 
 
 # ---------------------------------------------------------------------------------------
