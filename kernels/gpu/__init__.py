@@ -6,6 +6,7 @@
     coupling.py        fused affine coupling forward / inverse / backward (RealNVP)
     spline.py          rational-quadratic spline forward / inverse / backward (spline flows)
     optim.py           the fused Adam / AdamW step (minigen.optim)
+    cross_entropy.py   softmax cross-entropy forward / backward
     _sources.py        every CUDA C source, as plain strings (compiled and CPU-checked in CI)
     _tapgemm.py        the tap convolution all three conv families share
     _cupy.py           lazy CuPy import, memoized kernels, launch helpers
@@ -21,7 +22,8 @@ from .causal_conv1d import *   # noqa: F401,F403
 from .coupling import *        # noqa: F401,F403
 from .spline import *          # noqa: F401,F403
 from .optim import *           # noqa: F401,F403
-from . import conv, masked_conv, causal_conv1d, coupling, spline, optim
+from .cross_entropy import *   # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling, spline, optim, cross_entropy
 
-__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, optim)
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, optim, cross_entropy)
            for name in mod.__all__]

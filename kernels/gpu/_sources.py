@@ -31,6 +31,8 @@ The kernels (names follow ``<op>_fwd`` / ``<op>_bwd``; conv's are the GEMM helpe
     rq_spline_fwd     RQ spline (neural spline flows) y = g(x) or g^-1, per-element log-det
     rq_spline_bwd     its gradients in x and the widths / heights / slopes (``_sources_spline.py``)
     adam_step         one fused Adam / AdamW update of p, m, v in place (``_sources_optim.py``)
+    xent_fwd          softmax cross-entropy loss and logsumexp per position (``_sources_cross_entropy.py``)
+    xent_bwd          its gradient in the logits
 
 A *tap* l is an offset ``(oy_l, ox_l)`` into the input relative to the output pixel
 scaled by the stride: dense conv has the KH*KW taps ``(kh*dh - ph, kw*dw - pw)``,
@@ -39,6 +41,7 @@ masked conv only its live taps ``(ky - ph, kx - pw)``, causal conv1d (H = 1) the
 """
 import numpy as np
 
+from ._sources_cross_entropy import CROSS_ENTROPY_SOURCES
 from ._sources_optim import OPTIM_SOURCES
 from ._sources_spline import SPLINE_SOURCES
 
@@ -193,6 +196,7 @@ SOURCES = {
 }
 SOURCES.update(SPLINE_SOURCES)     # kernels/gpu/_sources_spline.py
 SOURCES.update(OPTIM_SOURCES)      # kernels/gpu/_sources_optim.py
+SOURCES.update(CROSS_ENTROPY_SOURCES)   # kernels/gpu/_sources_cross_entropy.py
 
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 

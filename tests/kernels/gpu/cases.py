@@ -11,7 +11,8 @@ import numpy as np
 
 from kernels import reference as R
 from kernels import taps as T
-from tests.kernels import test_causal_conv1d, test_conv, test_coupling, test_masked_conv, test_spline_kernel
+from tests.kernels import (test_causal_conv1d, test_conv, test_coupling, test_cross_entropy, test_masked_conv,
+                           test_spline_kernel)
 
 # Beyond the Numba kernels' configurations: different row/column strides and dilations, so a
 # kernel that mixes up sh and sw (or dh and dw) fails (test_gpu_host's mutations found the gap).
@@ -149,6 +150,18 @@ def adam_case(cfg, dtype):
     return run
 
 
+def cross_entropy_case(cfg, dtype):
+    shape, axis = cfg
+
+    def run(K, put):
+        rng = np.random.default_rng(0)
+        z, t, gy = test_cross_entropy._inputs(rng, shape, axis, dtype)
+        z, t, gy = put(z), put(t), put(gy)
+        loss, lse = K.softmax_cross_entropy_forward(z, t, axis)
+        return [loss, lse, K.softmax_cross_entropy_backward(gy, z, t, lse, axis)]
+    return run
+
+
 ADAM = [((7, 5), 0.0, False), ((130,), 0.1, False), ((3, 67), 0.1, True)]   # (shape, wd, decoupled)
 
 
@@ -161,7 +174,8 @@ def all_cases():
                 ("causal", causal_case, test_causal_conv1d.CONFIGS),
                 ("coupling", coupling_case, test_coupling.CONFIGS),
                 ("spline", spline_case, test_spline_kernel.CASES),
-                ("adam", adam_case, ADAM)]
+                ("adam", adam_case, ADAM),
+                ("xent", cross_entropy_case, test_cross_entropy.CASES)]
     return [(f"{name}{i}-{np.dtype(dt).name}", make(cfg, dt))
             for name, make, configs in families for i, cfg in enumerate(configs) for dt in DTYPES]
 

@@ -128,3 +128,11 @@ def test_a_wrong_index_fails(kernel, original, wrong, host, monkeypatch):
             except AssertionError:
                 failed += 1
     assert failed > 0, f"mutating {kernel} ({wrong!r}) went unnoticed"
+
+
+def test_cross_entropy_gives_nan_for_a_target_outside_the_classes(host):
+    """On the GPU targets are not range-checked (that would synchronise): the loss is NaN there."""
+    import kernels.gpu as G
+    z = np.zeros((2, 3), np.float32)
+    loss, lse = G.softmax_cross_entropy_forward(z, np.array([1, 3]), 1)
+    assert np.isfinite(loss[0]) and np.isnan(loss[1]) and np.isfinite(lse).all()
