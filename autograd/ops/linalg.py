@@ -41,7 +41,14 @@ def matmul(x0, x1):
     b = reshape(x1, (x1.shape[0], 1)) if x1.ndim == 1 else x1
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: inner dimensions differ: shapes {x0.shape} and {x1.shape}")
-    y = MatMul()(a, b)                                 # (..., n, m)
+    if a.ndim > 2 and b.ndim == 2:
+        # (..., n, k) @ (k, m) is ONE product on (batch*n, k): one BLAS call instead of one
+        # per batch entry, and b's gradient a^T @ gy comes out of one GEMM too (batched, it
+        # was a (batch, k, m) array summed over the batch afterwards)
+        y = MatMul()(reshape(a, (-1, a.shape[-1])), b)
+        y = reshape(y, a.shape[:-1] + b.shape[-1:])  # (..., n, m)
+    else:
+        y = MatMul()(a, b)                             # (..., n, m)
     if x0.ndim == 1:
         y = reshape(y, y.shape[:-2] + y.shape[-1:])    # drop the promoted n = 1
     if x1.ndim == 1:
