@@ -17,8 +17,9 @@ computed, as PyTorch does, without forming m_hat and v_hat::
 
 Every scalar is rounded to p's dtype before it multiplies an array (NumPy's rule for a
 Python float and an array), and the order of the operations below is the order of the
-CPU and GPU kernels, so float32 results agree to the last bit.  This twin makes about
-ten passes over memory; ``kernels/cpu/optim.py`` makes one.
+CPU kernel (compiled without fastmath), so its results agree with this twin's to the
+last bit, in float32 too; the GPU kernel may fuse a multiply-add (last-bit differences).
+This twin makes about ten passes over memory; ``kernels/cpu/optim.py`` makes one.
 """
 import math
 
