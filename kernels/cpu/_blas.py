@@ -25,7 +25,7 @@ no alternative: despite its name it sets the same process-wide count (OpenBLAS 0
 measured), so workers that each save and restore it race and can leave NumPy's own
 BLAS on one thread for the rest of the process.
 
-Fallbacks: without a CBLAS a loop GEMM (exact, slow; the dense conv then uses the NumPy
+Fallbacks: without a CBLAS ``loop_gemm`` (exact, slow; the dense conv then uses the NumPy
 reference instead, ``HAS_BLAS``); with ``NUMBA_DISABLE_JIT=1`` NumPy's ``@`` on strided
 views, so a student can step through any kernel with pdb.
 """
@@ -96,6 +96,25 @@ CBLAS = None if numba.config.DISABLE_JIT else _find_cblas()
 HAS_BLAS = CBLAS is not None or numba.config.DISABLE_JIT
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
+
+@njit
+def loop_gemm(m, n, k, a, ia, lda, b, ib, ldb, c, ic, ldc, beta=0.0, ta=False, tb=False):
+    """The fallback when no CBLAS is found (exact, slow): ``gemm``'s contract in plain loops."""
+    for i in range(m):
+        row = ic + i * ldc
+        for j in range(n):
+            c[row + j] = 0.0 if beta == 0.0 else beta * c[row + j]
+        for p in range(k):
+            av = a[ia + p * lda + i] if ta else a[ia + i * lda + p]
+            if tb:
+                for j in range(n):
+                    c[row + j] += av * b[ib + j * ldb + p]
+            else:
+                off = ib + p * ldb
+                for j in range(n):
+                    c[row + j] += av * b[off + j]
+
+
 if CBLAS is not None:
     import llvmlite.binding as _ll
     _ll.add_symbol("minigen_cblas_sgemm", CBLAS.sgemm)  # linked by name, so cache=True works
@@ -145,22 +164,7 @@ elif numba.config.DISABLE_JIT:
             C[...] = beta * C + prod
 
 else:
-    @njit
-    def gemm(m, n, k, a, ia, lda, b, ib, ldb, c, ic, ldc, beta=0.0, ta=False, tb=False):
-        """Loop GEMM fallback when no CBLAS is found (exact, slow): same contract as above."""
-        for i in range(m):
-            row = ic + i * ldc
-            for j in range(n):
-                c[row + j] = 0.0 if beta == 0.0 else beta * c[row + j]
-            for p in range(k):
-                av = a[ia + p * lda + i] if ta else a[ia + i * lda + p]
-                if tb:
-                    for j in range(n):
-                        c[row + j] += av * b[ib + j * ldb + p]
-                else:
-                    off = ib + p * ldb
-                    for j in range(n):
-                        c[row + j] += av * b[off + j]
+    gemm = loop_gemm
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,12 +17,19 @@ def _gemm_in_numba(m, n, k, a, ia, lda, b, ib, ldb, c, ic, ldc, beta, ta, tb):
     _blas.gemm(m, n, k, a, ia, lda, b, ib, ldb, c, ic, ldc, beta=beta, ta=ta, tb=tb)
 
 
+@njit
+def _loop_gemm_in_numba(m, n, k, a, ia, lda, b, ib, ldb, c, ic, ldc, beta, ta, tb):
+    _blas.loop_gemm(m, n, k, a, ia, lda, b, ib, ldb, c, ic, ldc, beta=beta, ta=ta, tb=tb)
+
+
+@pytest.mark.parametrize("impl", [_gemm_in_numba, _loop_gemm_in_numba], ids=["gemm", "loop_gemm"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
 @pytest.mark.parametrize("beta", [0.0, 1.0])
-def test_gemm_on_flat_arrays_at_offsets(dtype, ta, tb, beta, rng):
-    """C[ic:] (m x n, ldc) = op(A[ia:]) @ op(B[ib:]) + beta*C, leading dimensions wider than rows."""
+def test_gemm_on_flat_arrays_at_offsets(impl, dtype, ta, tb, beta, rng):
+    """C[ic:] (m x n, ldc) = op(A[ia:]) @ op(B[ib:]) + beta*C, leading dimensions wider than rows;
+    the same for the no-CBLAS fallback."""
     m, n, k, ia, ib, ic = 3, 5, 4, 2, 3, 1
     lda, ldb, ldc = (m if ta else k) + 2, (k if tb else n) + 1, n + 3
     a = rng.standard_normal(ia + lda * (k if ta else m)).astype(dtype)
@@ -33,7 +40,7 @@ def test_gemm_on_flat_arrays_at_offsets(dtype, ta, tb, beta, rng):
     C = c[ic:ic + ldc * m].reshape(m, ldc)[:, :n]
     want = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B) + beta * C
     untouched = c[ic:ic + ldc * m].reshape(m, ldc)[:, n:].copy()
-    _gemm_in_numba(m, n, k, a, ia, lda, b, ib, ldb, c, ic, ldc, beta, ta, tb)
+    impl(m, n, k, a, ia, lda, b, ib, ldb, c, ic, ldc, beta, ta, tb)
     got = c[ic:ic + ldc * m].reshape(m, ldc)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got[:, :n], want, rtol=tol, atol=tol)
