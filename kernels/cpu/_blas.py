@@ -73,10 +73,11 @@ def _libraries():
             continue
 
 
-def _find_cblas():
-    """The first library and name set that has both GEMMs, as a ``Cblas``; None if none has."""
+def _find_cblas(libraries=None):
+    """The first library (of ``_libraries()`` by default) and name set that has both GEMMs,
+    as a ``Cblas``; None if none has."""
     addr = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
-    for lib in _libraries():
+    for lib in _libraries() if libraries is None else libraries:
         for s, d, ilp64, set_t, get_t in _NAMES:
             try:
                 fs, fd = getattr(lib, s), getattr(lib, d)

@@ -47,6 +47,17 @@ def test_gemm_on_flat_arrays_at_offsets(impl, dtype, ta, tb, beta, rng):
     np.testing.assert_array_equal(got[:, n:], untouched)   # columns past n are not written
 
 
+def test_each_discovery_route_finds_the_same_blas():
+    """NumPy's extension module first, the wheel's libscipy_openblas64_ second: where both
+    exist (pip wheels) they must name the same GEMM, with the same integer width."""
+    libs = list(_blas._libraries())
+    found = [_blas._find_cblas([lib]) for lib in libs]
+    found = [f for f in found if f is not None]
+    if len(found) < 2:
+        pytest.skip("only one discovery route finds a CBLAS here")
+    assert len({(f.sgemm, f.dgemm, f.ilp64) for f in found}) == 1
+
+
 needs_pinning = pytest.mark.skipif(
     _blas.CBLAS is None or _blas.CBLAS.set_threads is None or numba.get_num_threads() < 2,
     reason="needs OpenBLAS's thread setter and two Numba threads")
