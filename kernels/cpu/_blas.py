@@ -41,7 +41,7 @@ from numba import types
 
 from ._numba import njit
 
-__all__ = ["gemm", "HAS_BLAS", "can_split", "single_threaded", "workspace", "clear_workspace"]
+__all__ = ["gemm", "loop_gemm", "HAS_BLAS", "can_split", "single_threaded", "workspace", "clear_workspace"]
 
 Cblas = namedtuple("Cblas", "sgemm dgemm ilp64 set_threads get_threads")
 Cblas.__doc__ = "Addresses of ``cblas_sgemm`` / ``cblas_dgemm``, their integer width, thread setters."
