@@ -5,7 +5,8 @@ softmax cross-entropy, and the fused Adam step over a model's parameters.
 ``cross-entropy``, ``Adam``).  The PyTorch side is what a user would write: ``conv2d``
 with ``w * mask`` over all taps, ``conv1d`` on a left-padded input, coupling as eager
 ops ``x*exp(s) + t`` and ``s.sum``, ``F.cross_entropy``, ``torch.optim.Adam``.
-Both sides get the same number of threads (Numba's).  Benchmarks print ratios, never
+Both sides get the same number of threads (Numba's).  The GFLOP/s column of the masked convs
+counts the live taps' multiply-adds for both engines (PyTorch does the dense work of all taps).  Benchmarks print ratios, never
 assert times (the machines are shared and noisy: compare ratios from one run).
 
 First-call (compile or cache-load) times: ``python -m minigen.bench.kernels_fused --compile``.
@@ -69,8 +70,10 @@ def _masked_case(cin, cout, k, mask_type, n=64, hw=28, input_grad=True):
         y.backward(s["tgy"])
         s["tw"].grad = s["tb"].grad = s["tx"].grad = None
 
+    flop = 2 * n * cout * hw * hw * cin * len(T.pixelcnn_taps(k, mask_type))   # live taps only
     return {"name": name, "setup": setup, "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd},
-            "torch": {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd} if torch_or_none() else None}
+            "torch": {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd} if torch_or_none() else None,
+            "flops": {"fwd": flop, "fwd+bwd": (3 if input_grad else 2) * flop}}
 
 
 def _coupling_case(shape):
@@ -156,8 +159,10 @@ def _causal_case(n=16, c=64, t=4096, k=2, d=8):
         _t(s).backward(s["tgy"])
         s["tx"].grad = s["tw"].grad = s["tb"].grad = None
 
+    flop = 2 * n * c * c * k * t
     return {"name": name, "setup": setup, "minigen": {"fwd": fwd, "fwd+bwd": fwd_bwd},
-            "torch": {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd} if torch_or_none() else None}
+            "torch": {"fwd": t_fwd, "fwd+bwd": t_fwd_bwd} if torch_or_none() else None,
+            "flops": {"fwd": flop, "fwd+bwd": 3 * flop}}
 
 
 def _cross_entropy_case(shape):
