@@ -31,6 +31,7 @@ views, so a student can step through any kernel with pdb.
 """
 import ctypes
 import glob
+import math
 import os
 import threading
 from collections import namedtuple
@@ -224,8 +225,8 @@ def workspace(name, shape, dtype):
     need two names.
     """
     buffers = _cache.__dict__.setdefault("buffers", {})
-    key = (name, np.dtype(dtype).char)
-    size = int(np.prod(shape))
+    key = (name, np.dtype(dtype))
+    size = math.prod(shape)          # (not np.prod: this runs on every kernel call)
     buf = buffers.get(key)
     if buf is None or buf.size < size:
         buf = buffers[key] = np.empty(max(1, size), dtype=dtype)
