@@ -102,3 +102,14 @@ def test_workspace_is_reused_per_name_dtype_and_thread():
     assert not np.shares_memory(a, other_thread[0])
     big = _blas.workspace("test_ws", (10, 10), np.float32)    # larger: grows
     assert big.shape == (10, 10)
+
+
+def test_without_a_blas_dense_conv_uses_the_reference(monkeypatch, rng):
+    """HAS_BLAS False (no CBLAS found: gemm would be the slow loop): the NumPy reference runs."""
+    from kernels.reference import conv as ref
+    calls = []
+    monkeypatch.setattr(conv, "HAS_BLAS", False)
+    monkeypatch.setattr(conv, "_forward", lambda *a: calls.append("numba"))
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    np.testing.assert_allclose(conv.conv2d_forward(x, w, None, 1, 1), ref.conv2d_forward(x, w, None, 1, 1))
+    assert calls == []
