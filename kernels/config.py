@@ -41,6 +41,11 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # region costs ~19 us (docs/performance.md), more than small work.
 PARALLEL_MIN_ELEMENTS = 100_000
 
+# A 2-D product with at least this many multiply-adds (m*n*k) is split over Numba's threads
+# (kernels/cpu/linalg.py); a smaller one runs on one thread (about 30 us of work, the cost of
+# launching a parallel region).
+MATMUL_SPLIT_MIN_WORK = 1_000_000
+
 # Numba threading layer: GNU OpenMP with passive waiting, else workqueue (docs/performance.md,
 # "Threads").  Measured, diffusion U-Net training step on the 2-core machine, idle / with another
 # process busy on one core: workqueue 554 / 582 ms (its workers wake too slowly after the main

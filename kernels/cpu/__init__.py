@@ -7,7 +7,9 @@ from .spline import *          # noqa: F401,F403
 from .norm import *            # noqa: F401,F403
 from .optim import *           # noqa: F401,F403
 from .cross_entropy import *   # noqa: F401,F403
-from . import conv, masked_conv, causal_conv1d, coupling, spline, norm, optim, cross_entropy
+from .linalg import *          # noqa: F401,F403
+from . import conv, masked_conv, causal_conv1d, coupling, spline, norm, optim, cross_entropy, linalg
 
-__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, norm, optim, cross_entropy)
+__all__ = [name for mod in (conv, masked_conv, causal_conv1d, coupling, spline, norm, optim, cross_entropy,
+                            linalg)
            for name in mod.__all__]

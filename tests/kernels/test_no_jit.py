@@ -96,6 +96,8 @@ def _cases(rng, dtype):
         out.append(("adam_step", (p, g, r(3, 5), np.abs(r(3, 5))),
                     dict(lr=1e-2, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=wd, decoupled=decoupled,
                          step=3)))
+    a = r(120, 90)                                   # matmul: split by rows and by columns, a^T read in place
+    out += [("matmul", (a, r(90, 100)), {}), ("matmul", (a.T, r(120, 130)), {}), ("matmul", (r(2, 3), a[:3]), {})]
     return out
 
 
