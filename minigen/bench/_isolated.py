@@ -14,7 +14,8 @@ peak memory of a training step is measured in one more child per engine, untimed
 glibc told to hand every block over 64 KiB straight back to the system
 (``MALLOC_MMAP_THRESHOLD_``), so the resident set follows the live arrays: the high-water
 mark over three steps (Linux ``/proc/self/clear_refs`` resets it) above the resident set
-after setup.  It counts what the steps allocate and keep (optimizer moments, workspaces).
+after setup and one warm-up step.  It counts what a step allocates (activations kept for
+backward, gradients, workspaces), not compiled code or the optimizer's moments.
 The parent reports, per pass, the median over rounds of each engine's time, the median
 ratio, and the ratio's spread (smallest to largest over rounds); a spread wider than
 ``WIDE`` (largest/smallest ratio) is flagged: a machine that busy gives no trustworthy
@@ -42,10 +43,13 @@ def _status_kb(field):
 
 
 def peak_mb(fn, state, steps=3):
-    """Peak resident memory (MB) of ``steps`` calls of ``fn(state)`` above the resident set now.
+    """Peak resident memory (MB) of ``steps`` calls of ``fn(state)`` above the resident set
+    after one warm-up call (which loads compiled kernels and allocates optimizer state, for
+    both engines alike: what is left is what a step itself needs).
 
     None where the kernel does not let a process reset its high-water mark (not Linux).
     """
+    fn(state)
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")                      # reset VmHWM to the current VmRSS
