@@ -38,7 +38,7 @@ _EXAMPLES = {
   python -m minigen train mlp --config digits-plain --lr 1e-3 --batch-size 128
   python -m minigen train vae --set latent_dim=8 --set hidden=[128,128]
   python -m minigen train mlp --early-stopping val/loss:10
-  python -m minigen train mlp --threads 1                   # small model, busy machine
+  python -m minigen train mlp --threads 1                   # fix the threads (default: the idle cores)
   python -m minigen train mlp --out runs/try --resume --epochs 4  # continue the run to 4 epochs""",
     "sample": """examples:
   python -m minigen sample runs/vae                 # 64 samples -> runs/vae/sample_seed0.png (+ .npy)
