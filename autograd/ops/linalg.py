@@ -1,5 +1,8 @@
-"""Matrix product, batched, with NumPy's 1-D rules (``kernels.matmul``: on the CPU, split over
-the same threads as every other kernel, BLAS on one thread in each)."""
+"""Matrix product, batched, with NumPy's 1-D rules, computed by ``kernels.matmul``.
+
+On the CPU that kernel splits a product over the same threads as every other kernel, with
+BLAS on one thread in each (``kernels/cpu/linalg.py``).
+"""
 import kernels
 
 from ..function import Function
