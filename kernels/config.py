@@ -41,6 +41,12 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # region costs ~19 us (docs/performance.md), more than small work.
 PARALLEL_MIN_ELEMENTS = 100_000
 
+# Pin NumPy's OpenBLAS to one thread when the CPU kernels load (kernels/cpu/_blas.py): Numba's
+# threads are the only pool, and OpenBLAS threads spinning after a product stall the next Numba
+# kernel (docs/performance.md, "One thread pool").  Set False (before the import) to keep BLAS's
+# own threads for NumPy code of your own; minigen's kernels pin it around their regions anyway.
+PIN_BLAS_TO_ONE_THREAD = os.environ.get("MINIGEN_PIN_BLAS", "1") != "0"
+
 # A 2-D product with at least this many multiply-adds (m*n*k) is split over Numba's threads
 # (kernels/cpu/linalg.py); a smaller one runs on one thread (about 30 us of work, the cost of
 # launching a parallel region).

@@ -148,9 +148,9 @@ def build_parser():
 
 
 def _add_threads(parser):
-    parser.add_argument("--threads", type=_positive("--threads"), help="BLAS and Numba threads "
+    parser.add_argument("--threads", type=_positive("--threads"), help="threads of minigen's kernels "
                         "(default: the cores other processes leave idle, measured at start; all "
-                        "cores on an idle machine)")
+                        "cores on an idle machine); BLAS runs on one thread inside them")
 
 
 def idle_cores(interval=0.2):
@@ -199,7 +199,8 @@ def _default_threads():
 
 
 def _limit_threads(n):
-    """Limit BLAS (via threadpoolctl) and Numba to ``n`` threads; returns a context manager."""
+    """Run minigen's kernels (Numba) on ``n`` threads and BLAS on one (the one-pool rule,
+    ``kernels/config.py``), via threadpoolctl; returns a context manager."""
     import contextlib
     if not n:
         return contextlib.nullcontext()
@@ -212,7 +213,7 @@ def _limit_threads(n):
         from threadpoolctl import threadpool_limits
     except ImportError as err:
         raise CLIError("--threads needs threadpoolctl (pip install threadpoolctl)") from err
-    return threadpool_limits(n)
+    return threadpool_limits(1, user_api="blas")
 
 
 def main(argv=None):

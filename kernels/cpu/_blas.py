@@ -40,6 +40,7 @@ import numba
 import numpy as np
 from numba import types
 
+from .. import config
 from ._numba import njit
 
 __all__ = ["gemm", "loop_gemm", "HAS_BLAS", "can_split", "single_threaded", "workspace", "clear_workspace"]
@@ -96,6 +97,13 @@ def _find_cblas(libraries=None):
 CBLAS = None if numba.config.DISABLE_JIT else _find_cblas()
 #: gemm is a real BLAS (CBLAS, or NumPy's ``@`` with the JIT off), not the loop fallback
 HAS_BLAS = CBLAS is not None or numba.config.DISABLE_JIT
+
+# One thread pool: from here on NumPy's OpenBLAS runs on one thread in this process (Numba's
+# threads are the parallelism; ``kernels.matmul`` splits products over them).  Restoring two
+# BLAS threads after each parallel region cost the diffusion U-Net's fwd+bwd 314 -> 432 ms:
+# OpenBLAS's threads, woken by any product, spin on the core the next Numba region needs.
+if config.PIN_BLAS_TO_ONE_THREAD and CBLAS is not None and CBLAS.set_threads is not None:
+    CBLAS.set_threads(1)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 

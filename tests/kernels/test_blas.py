@@ -113,3 +113,17 @@ def test_without_a_blas_dense_conv_uses_the_reference(monkeypatch, rng):
     x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
     np.testing.assert_allclose(conv.conv2d_forward(x, w, None, 1, 1), ref.conv2d_forward(x, w, None, 1, 1))
     assert calls == []
+
+
+@pytest.mark.skipif(_blas.CBLAS is None or _blas.CBLAS.set_threads is None, reason="needs OpenBLAS's thread setter")
+@pytest.mark.parametrize("pin, expected", [("1", 1), ("0", 2)])
+def test_loading_the_cpu_kernels_pins_blas_to_one_thread(pin, expected):
+    """One thread pool: NumPy's BLAS on one thread once kernels.cpu is loaded (MINIGEN_PIN_BLAS=0 keeps it)."""
+    import os
+    import subprocess
+    import sys
+    code = "import kernels.cpu._blas as b; print(b.CBLAS.get_threads())"
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", MINIGEN_PIN_BLAS=pin)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    assert int(out) == expected
