@@ -214,7 +214,7 @@ class Edge:
 
     def __init__(self, t):
         self.creator = f = t.creator
-        self.key = (f, 0 if len(f.outputs) == 1 else output_index(f, t))
+        self.key = (f, output_index(f, t))
         data = t.data
         self.shape, self.dtype = data.shape, data.dtype
 

@@ -58,7 +58,7 @@ def matmul(a, b):
     B, tb, ldb = _operand(b)
     c = np.empty((m, n), a.dtype)
     split_rows = m >= n
-    bounds = thread_bounds(m if split_rows else n, config.PARALLEL_MIN_ELEMENTS)   # big enough: every thread
+    bounds = thread_bounds(m if split_rows else n, m * n * k)
     with single_threaded():
         _matmul_driver(A, B, c.reshape(-1), m, n, k, lda, ldb, ta, tb, bounds, split_rows,
                        threads=len(bounds) - 1)

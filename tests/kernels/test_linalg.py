@@ -24,8 +24,7 @@ def _layouts(x):
 @pytest.mark.parametrize("m, k, n", SHAPES)
 def test_matches_reference_in_every_layout(m, k, n, dtype, parallel, monkeypatch):
     monkeypatch.setattr(config, "MATMUL_SPLIT_MIN_WORK", 0)          # take the split path at any size
-    if not parallel:
-        monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 10 ** 12)
+    monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 0 if parallel else 10 ** 12)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     want = R.matmul(a, b)
