@@ -78,12 +78,17 @@ CONV_WIDE_MIN_CHANNELS = 16
 # ... and the padded grid has at most this many times the output's pixels.
 CONV_WIDE_MAX_WASTE = 2.0
 # 3x3 stride-1 convs use Winograd F(2x2, 3x3) (kernels/cpu/_winograd.py) when both channel
-# counts reach this and the output has at most CONV_WINOGRAD_MAX_PIXELS pixels.  Measured
-# (1 thread, N=64, float32, ms fwd / grad-input / grad-weight, shifted-window -> Winograd):
-# 64->64 8x8 5.1/5.2/6.6 -> 3.0/3.9/4.8; 128->128 4x4 5.5/4.7/6.0 -> 3.3/3.5/3.0;
-# but 32->32 8x8 (N=128) 2.7/2.8/2.8 -> 2.8/3.3/3.4 and 64->64 28x28 43/43/58 -> 44/49/54.
-CONV_WINOGRAD_MIN_CHANNELS = 64
-CONV_WINOGRAD_MAX_PIXELS = 256
+# counts reach this.  Measured (2 threads, float32, ms fwd / grad-input / grad-weight,
+# shifted-window -> Winograd): 64->64 28x28 N=64 25.9/27.2/30.1 -> 13.7/16.1/15.8;
+# 128->128 32x32 N=16 26.1/26.4/30.6 -> 17.0/18.2/20.5; 32->32 8x8 N=128 1.53/1.36/1.43 ->
+# 0.85/1.02/0.97; 32->32 28x28 even (6.3/6.0/5.7 -> 5.4/6.3/6.2); 16->16 loses (1.9/1.7/1.6 ->
+# 2.1/2.5/2.3 at 28x28): the transforms cost more than the multiplications they save.
+CONV_WINOGRAD_MIN_CHANNELS = 32
+# A block of tiles goes through the input transform, the 16 GEMMs and the output transform
+# while its transform-domain planes (16 x tiles x (C + Cout) numbers) fit in about this many
+# bytes (half this machine's 1 MiB L2 per core).  Whole-batch planes (51 MB at 64->64 28x28
+# N=64) made every transform a trip to memory: 25.9 ms forward there, 13.7 blocked.
+CONV_WINOGRAD_BLOCK_BYTES = 512 * 1024
 
 # -- masked conv (kernels/cpu/masked_conv.py) and causal conv1d ------------------------------
 # Below this many input channels, masked conv uses im2col on the output grid (a first layer,

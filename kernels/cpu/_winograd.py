@@ -34,8 +34,9 @@ the test oracle is the plain conv2d of ``kernels/reference/conv.py``.
 import numpy as np
 from numba import prange
 
-from ._blas import gemm, single_threaded, workspace
-from ._numba import njit
+from .. import config
+from ._blas import can_split, gemm, single_threaded, workspace
+from ._numba import njit, parallel_driver, thread_bounds
 
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 #: kron(G, G) (16, 9): U[4a+b] = sum_ij G[a,i] G[b,j] g[i,j], all weights in one GEMM.
@@ -130,59 +131,154 @@ def _output_tile_adjoint(gy, r, s, GM, t):
 
 
 # ---------------------------------------------------------------------------------------
-# Whole-batch passes: images split over the threads; the 16 GEMMs split over the threads
+# Blocked passes: each thread takes a run of images; a block of tiles at a time goes
+# input transform -> 16 GEMMs -> output transform while its planes are still in cache
 # ---------------------------------------------------------------------------------------
 
-@njit(parallel=True)
-def _to_v(xpad, TH, TW, V):
-    """V (16, N*TH*TW, C) from the zero-framed NHWC input xpad (N, 2*TH+2, 2*TW+2, C)."""
-    for n in prange(xpad.shape[0]):
-        for i in range(TH):
-            for j in range(TW):
-                _input_tile(xpad[n], 2 * i, 2 * j, V, (n * TH + i) * TW + j)
+@njit
+def _frame(x, g, xp):
+    """xp (Hp, Wp, C) = one NCHW image x (C, H, W) channels-last in a zero frame (padding in
+    front, zeros behind up to the tiles' even size)."""
+    xp[...] = 0
+    for h in range(g.H):
+        for w in range(g.W):
+            for c in range(g.C):
+                xp[g.ph + h, g.pw + w, c] = x[c, h, w]
 
 
-@njit(parallel=True)
-def _to_gm(gy, TH, TW, GM):
-    """GM (16, N*TH*TW, Cout) from the NHWC output gradient gy (N, 2*TH, 2*TW, Cout)."""
-    for n in prange(gy.shape[0]):
-        for i in range(TH):
-            for j in range(TW):
-                _output_tile_adjoint(gy[n], 2 * i, 2 * j, GM, (n * TH + i) * TW + j)
+@njit
+def _unframe(xp, g, x):
+    """x (C, H, W) = the interior of the channels-last frame xp (the adjoint of ``_frame``'s copy)."""
+    for c in range(g.C):
+        for h in range(g.H):
+            for w in range(g.W):
+                x[c, h, w] = xp[g.ph + h, g.pw + w, c]
 
 
-@njit(parallel=True)
-def _from_m(M, TH, TW, bias, y):
-    """The NHWC output y (N, 2*TH, 2*TW, Cout) from M (16, N*TH*TW, Cout)."""
-    for n in prange(y.shape[0]):
-        for i in range(TH):
-            for j in range(TW):
-                _output_tile(M, (n * TH + i) * TW + j, bias, y[n], 2 * i, 2 * j)
+@njit
+def _to_nhwc(y, g, yt):
+    """yt (2*TH, 2*TW, Cout) = one NCHW output-sized image y (Cout, OH, OW), zeros past its edge."""
+    yt[...] = 0
+    for r in range(g.OH):
+        for s in range(g.OW):
+            for o in range(g.Cout):
+                yt[r, s, o] = y[o, r, s]
 
 
-@njit(parallel=True)
-def _from_gv(GV, TH, TW, gx):
-    """The NHWC input gradient gx (N, 2*TH+2, 2*TW+2, C) = sum over tiles of B gV B^T."""
-    for n in prange(gx.shape[0]):
-        gx[n] = 0
-        for i in range(TH):
-            for j in range(TW):
-                _input_tile_adjoint(GV, (n * TH + i) * TW + j, gx[n], 2 * i, 2 * j)
+@njit
+def _to_nchw(yt, g, y):
+    """y (Cout, OH, OW) = the channels-last yt cropped to the output."""
+    for o in range(g.Cout):
+        for r in range(g.OH):
+            for s in range(g.OW):
+                y[o, r, s] = yt[r, s, o]
 
 
-@njit(parallel=True)
-def _gemm16_parallel(A, B, C, m, n, k, ta, tb):
-    for xi in prange(16):
-        gemm(m, n, k, A[xi], 0, m if ta else k, B[xi], 0, k if tb else n, C[xi], 0, n, ta=ta, tb=tb)
+@njit
+def _forward_run(x, U, bias, y, g, blk, n0, n1, xp, V, M, yt):
+    """y[n0:n1] = conv2d(x[n0:n1], w) + bias, one block of tiles at a time."""
+    TH, TW, images, rows = blk
+    Vf, Mf, Uf = V.reshape(-1), M.reshape(-1), U.reshape(-1)
+    vs, ms = V.shape[1] * g.C, M.shape[1] * g.Cout              # plane strides
+    for na in range(n0, n1, images):
+        nb = min(n1, na + images)
+        for m in range(nb - na):
+            _frame(x[na + m], g, xp[m])
+        for i0 in range(0, TH, rows):
+            i1 = min(TH, i0 + rows)
+            t = 0
+            for m in range(nb - na):                               # V = B^T d B
+                for i in range(i0, i1):
+                    for j in range(TW):
+                        _input_tile(xp[m], 2 * i, 2 * j, V, t)
+                        t += 1
+            for xi in range(16):                                   # M[xi] = V[xi] @ U[xi]
+                gemm(t, g.Cout, g.C, Vf, xi * vs, g.C, Uf, xi * g.C * g.Cout, g.Cout,
+                     Mf, xi * ms, g.Cout)
+            t = 0
+            for m in range(nb - na):                               # y tile = A^T M A + b
+                for i in range(i0, i1):
+                    for j in range(TW):
+                        _output_tile(M, t, bias, yt[m], 2 * i, 2 * j)
+                        t += 1
+        for m in range(nb - na):
+            _to_nchw(yt[m], g, y[na + m])
 
 
-def _gemm16(A, B, C, m, n, k, ta=False, tb=False):
-    """C[xi] (m, n) = op(A[xi]) @ op(B[xi]) for the 16 positions xi, split over the threads.
+@njit
+def _grad_input_run(gy, Ut, gx, g, blk, n0, n1, gxp, GV, GM, gyt):
+    """gx[n0:n1] = the adjoint of ``_forward_run`` applied to gy[n0:n1]."""
+    TH, TW, images, rows = blk
+    GVf, GMf, Utf = GV.reshape(-1), GM.reshape(-1), Ut.reshape(-1)
+    vs, ms = GV.shape[1] * g.C, GM.shape[1] * g.Cout
+    for na in range(n0, n1, images):
+        nb = min(n1, na + images)
+        for m in range(nb - na):
+            _to_nhwc(gy[na + m], g, gyt[m])
+            gxp[m] = 0
+        for i0 in range(0, TH, rows):
+            i1 = min(TH, i0 + rows)
+            t = 0
+            for m in range(nb - na):                               # gM = A gy A^T
+                for i in range(i0, i1):
+                    for j in range(TW):
+                        _output_tile_adjoint(gyt[m], 2 * i, 2 * j, GM, t)
+                        t += 1
+            for xi in range(16):                                   # gV[xi] = gM[xi] @ U[xi]^T
+                gemm(t, g.C, g.Cout, GMf, xi * ms, g.Cout, Utf, xi * g.Cout * g.C, g.C,
+                     GVf, xi * vs, g.C)
+            t = 0
+            for m in range(nb - na):                               # gx tile += B gV B^T
+                for i in range(i0, i1):
+                    for j in range(TW):
+                        _input_tile_adjoint(GV, t, gxp[m], 2 * i, 2 * j)
+                        t += 1
+        for m in range(nb - na):
+            _unframe(gxp[m], g, gx[na + m])
 
-    A, B, C are (16, pitch) matrices holding one position's matrix per row (``_planes``).
-    """
-    with single_threaded():   # our threads share the 16 GEMMs; BLAS runs on one in each
-        _gemm16_parallel(A, B, C, m, n, k, ta, tb)
+
+@njit
+def _grad_weight_run(x, gy, GU, g, blk, n0, n1, xp, V, GM, gyt):
+    """GU (16, C, Cout) = sum over the tiles of images n0..n1 of V^T gM."""
+    TH, TW, images, rows = blk
+    Vf, GMf, GUf = V.reshape(-1), GM.reshape(-1), GU.reshape(-1)
+    vs, ms = V.shape[1] * g.C, GM.shape[1] * g.Cout
+    GU[...] = 0
+    for na in range(n0, n1, images):
+        nb = min(n1, na + images)
+        for m in range(nb - na):
+            _frame(x[na + m], g, xp[m])
+            _to_nhwc(gy[na + m], g, gyt[m])
+        for i0 in range(0, TH, rows):
+            i1 = min(TH, i0 + rows)
+            t = 0
+            for m in range(nb - na):
+                for i in range(i0, i1):
+                    for j in range(TW):
+                        _input_tile(xp[m], 2 * i, 2 * j, V, t)
+                        _output_tile_adjoint(gyt[m], 2 * i, 2 * j, GM, t)
+                        t += 1
+            for xi in range(16):                                   # gU[xi] += V[xi]^T @ gM[xi]
+                gemm(g.C, g.Cout, t, Vf, xi * vs, g.C, GMf, xi * ms, g.Cout,
+                     GUf, xi * g.C * g.Cout, g.Cout, beta=1.0, ta=True)
+
+
+@parallel_driver
+def _forward_driver(x, U, bias, y, g, blk, bounds, xp, V, M, yt):
+    for p in prange(bounds.size - 1):
+        _forward_run(x, U, bias, y, g, blk, bounds[p], bounds[p + 1], xp[p], V[p], M[p], yt[p])
+
+
+@parallel_driver
+def _grad_input_driver(gy, Ut, gx, g, blk, bounds, gxp, GV, GM, gyt):
+    for p in prange(bounds.size - 1):
+        _grad_input_run(gy, Ut, gx, g, blk, bounds[p], bounds[p + 1], gxp[p], GV[p], GM[p], gyt[p])
+
+
+@parallel_driver
+def _grad_weight_driver(x, gy, GU, g, blk, bounds, xp, V, GM, gyt):
+    for p in prange(bounds.size - 1):
+        _grad_weight_run(x, gy, GU[p], g, blk, bounds[p], bounds[p + 1], xp[p], V[p], GM[p], gyt[p])
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,35 +290,31 @@ def usable(g):
     return g.KH == g.KW == 3 and g.sh == g.sw == 1 and g.dh == g.dw == 1
 
 
-def _tiles(g):
-    return (g.OH + 1) // 2, (g.OW + 1) // 2
+def _blocking(g, itemsize):
+    """(TH, TW, images, rows): tiles per image TH x TW, and a block is ``images`` whole images
+    (small images) or ``rows`` rows of tiles of one image, about config's block bytes of planes."""
+    TH, TW = (g.OH + 1) // 2, (g.OW + 1) // 2
+    tiles = max(1, config.CONV_WINOGRAD_BLOCK_BYTES // (16 * (g.C + g.Cout) * itemsize))
+    images = max(1, min(g.N, tiles // (TH * TW)))
+    rows = TH if images > 1 else max(1, min(TH, tiles // TW))
+    return TH, TW, images, rows
 
 
-def _planes(name, T, C, dtype):
-    """A (16, T, C) transform-domain scratch array, and the (16, pitch) matrix holding it.
-
-    Its 16 planes are placed 1024*k + 32 elements apart, not a multiple of 4 KiB: the
-    transforms read or write all 16 planes at once, and 16 streams 4 KiB-aligned land
-    in one L1 cache set (measured 8x slower).  The GEMMs take the (16, pitch) matrix.
-    """
-    pitch = -(-(T * C) // 1024) * 1024 + 32
-    rows = workspace("winograd_" + name, (16, pitch), dtype)
-    return rows[:, :T * C].reshape(16, T, C), rows
-
-
-def _nhwc_framed(x, g, TH, TW):
-    """x (N, C, H, W) as NHWC in a zero frame (N, 2*TH+2, 2*TW+2, C): padding in front, zeros behind."""
-    xpad = workspace("winograd_frame", (g.N, 2 * TH + 2, 2 * TW + 2, g.C), x.dtype)
-    xpad[...] = 0
-    xpad[:, g.ph:g.ph + g.H, g.pw:g.pw + g.W, :] = x.transpose(0, 2, 3, 1)
-    return xpad
+def _scratch(g, blk, parts, dtype, in_ch, out_ch):
+    """Per-thread scratch: frames (images, Hp, Wp, in_ch), input- and output-side planes
+    (16, tiles + 1, ch) (the +1 keeps the 16 plane starts off one L1 set: 4 KiB-aligned
+    streams share it, measured 8x slower), channels-last output (images, 2TH, 2TW, out_ch)."""
+    TH, TW, images, rows = blk
+    tiles = max(images * TH * TW, rows * TW) + 1
+    return (workspace("winograd_frame", (parts, images, 2 * TH + 2, 2 * TW + 2, in_ch), dtype),
+            workspace("winograd_in", (parts, 16, tiles, in_ch), dtype),
+            workspace("winograd_out", (parts, 16, tiles, out_ch), dtype),
+            workspace("winograd_nhwc", (parts, images, 2 * TH, 2 * TW, out_ch), dtype))
 
 
-def _nchw(a):
-    """A fresh NCHW array from an NHWC view of a scratch buffer (never a view of the scratch)."""
-    out = np.empty((a.shape[0], a.shape[3], a.shape[1], a.shape[2]), a.dtype)
-    out[...] = a.transpose(0, 3, 1, 2)
-    return out
+def _bounds(g):
+    return thread_bounds(g.N, g.N * g.C * g.Cout * g.OH * g.OW * 4 // config.CONV_MACS_PER_ELEMENT,
+                         can_split=can_split())
 
 
 def _weights(w, transposed=False):
@@ -235,53 +327,39 @@ def _weights(w, transposed=False):
     return (GG.astype(w.dtype) @ w9.T).reshape(16, C, Cout)
 
 
-def _v(x, g, TH, TW):
-    """V = B^T d B of every input tile, as (16, pitch) rows: row xi holds V[xi] (T, C)."""
-    V, rows = _planes("V", g.N * TH * TW, g.C, x.dtype)
-    _to_v(_nhwc_framed(x, g, TH, TW), TH, TW, V)
-    return rows
-
-
-def _gm(gy, g, TH, TW):
-    """gM = A gy_tile A^T of every output tile, as (16, pitch) rows: row xi holds gM[xi] (T, Cout)."""
-    gyt = workspace("winograd_gy", (g.N, 2 * TH, 2 * TW, g.Cout), gy.dtype)
-    gyt[...] = 0
-    gyt[:, :g.OH, :g.OW, :] = gy.reshape(g.N, g.Cout, g.OH, g.OW).transpose(0, 2, 3, 1)
-    GM, rows = _planes("GM", g.N * TH * TW, g.Cout, gy.dtype)
-    _to_gm(gyt, TH, TW, GM)
-    return rows
-
-
 def forward(x, w, b, g):
     """y (N, Cout, OH, OW) = conv2d(x, w) + b."""
-    TH, TW = _tiles(g)
-    T = g.N * TH * TW
-    V, U = _v(x, g, TH, TW), _weights(w)
-    M, M_rows = _planes("GM", T, g.Cout, x.dtype)
-    _gemm16(V, U.reshape(16, -1), M_rows, T, g.Cout, g.C)                 # M = V @ U
-    yt = workspace("winograd_gy", (g.N, 2 * TH, 2 * TW, g.Cout), x.dtype)
-    _from_m(M, TH, TW, np.zeros(g.Cout, x.dtype) if b is None else np.ascontiguousarray(b), yt)
-    return _nchw(yt[:, :g.OH, :g.OW, :])
+    x = np.ascontiguousarray(x)
+    blk, bounds = _blocking(g, x.itemsize), _bounds(g)
+    xp, V, M, yt = _scratch(g, blk, bounds.size - 1, x.dtype, g.C, g.Cout)
+    y = np.empty((g.N, g.Cout, g.OH, g.OW), x.dtype)
+    with single_threaded():   # our threads share the images; BLAS runs on one in each
+        _forward_driver(x, _weights(w), np.zeros(g.Cout, x.dtype) if b is None else np.ascontiguousarray(b), y, g, blk, bounds, xp, V, M, yt,
+                        threads=bounds.size - 1)
+    return y
 
 
 def grad_input(gy, w, g):
     """gx (N, C, H, W): the adjoint of ``forward`` applied to gy."""
-    TH, TW = _tiles(g)
-    T = g.N * TH * TW
-    GM, Ut = _gm(gy, g, TH, TW), _weights(w, transposed=True)
-    GV, GV_rows = _planes("V", T, g.C, gy.dtype)
-    _gemm16(GM, Ut.reshape(16, -1), GV_rows, T, g.C, g.Cout)              # gV = gM @ U^T
-    gxpad = workspace("winograd_frame", (g.N, 2 * TH + 2, 2 * TW + 2, g.C), gy.dtype)
-    _from_gv(GV, TH, TW, gxpad)
-    return _nchw(gxpad[:, g.ph:g.ph + g.H, g.pw:g.pw + g.W, :])
+    gy = np.ascontiguousarray(gy).reshape(g.N, g.Cout, g.OH, g.OW)
+    blk, bounds = _blocking(g, gy.itemsize), _bounds(g)
+    gxp, GV, GM, gyt = _scratch(g, blk, bounds.size - 1, gy.dtype, g.C, g.Cout)
+    gx = np.empty((g.N, g.C, g.H, g.W), gy.dtype)
+    with single_threaded():
+        _grad_input_driver(gy, _weights(w, transposed=True), gx, g, blk, bounds, gxp, GV, GM, gyt,
+                           threads=bounds.size - 1)
+    return gx
 
 
 def grad_weight(x, gy, g):
     """gw (Cout, C, 3, 3) = G^T (sum over tiles V^T gM) G."""
-    TH, TW = _tiles(g)
-    T = g.N * TH * TW
-    V, GM = _v(x, g, TH, TW), _gm(gy, g, TH, TW)
-    GU = np.empty((16, g.C, g.Cout), x.dtype)
-    _gemm16(V, GM, GU.reshape(16, -1), g.C, g.Cout, T, ta=True)          # gU = V^T @ gM
-    gw9 = GG.T.astype(x.dtype) @ GU.reshape(16, g.C * g.Cout)              # (9, C*Cout) = G^T gU G
+    x = np.ascontiguousarray(x)
+    gy = np.ascontiguousarray(gy).reshape(g.N, g.Cout, g.OH, g.OW)
+    blk, bounds = _blocking(g, x.itemsize), _bounds(g)
+    xp, V, GM, gyt = _scratch(g, blk, bounds.size - 1, x.dtype, g.C, g.Cout)
+    GU = np.empty((bounds.size - 1, 16, g.C, g.Cout), x.dtype)       # per-thread partial sums
+    with single_threaded():
+        _grad_weight_driver(x, gy, GU, g, blk, bounds, xp, V, GM, gyt, threads=bounds.size - 1)
+    gU = GU.sum(axis=0)
+    gw9 = GG.T.astype(x.dtype) @ gU.reshape(16, g.C * g.Cout)              # (9, C*Cout) = G^T gU G
     return np.ascontiguousarray(gw9.reshape(3, 3, g.C, g.Cout).transpose(3, 2, 0, 1))

@@ -69,7 +69,6 @@ CONV_MACS_PER_ELEMENT = config.CONV_MACS_PER_ELEMENT
 CONV_WIDE_MIN_CHANNELS = config.CONV_WIDE_MIN_CHANNELS
 CONV_WIDE_MAX_WASTE = config.CONV_WIDE_MAX_WASTE
 CONV_WINOGRAD_MIN_CHANNELS = config.CONV_WINOGRAD_MIN_CHANNELS
-CONV_WINOGRAD_MAX_PIXELS = config.CONV_WINOGRAD_MAX_PIXELS
 
 
 # ----------------------------------------------------------------------------------------
@@ -326,9 +325,8 @@ def _use_wide(g):
 
 
 def _use_winograd(g):
-    """3x3 stride-1 with many channels on a small image: Winograd F(2x2, 3x3) (config's numbers)."""
-    return (_winograd.usable(g) and min(g.C, g.Cout) >= CONV_WINOGRAD_MIN_CHANNELS
-            and g.OH * g.OW <= CONV_WINOGRAD_MAX_PIXELS)
+    """3x3 stride-1 with enough channels: Winograd F(2x2, 3x3) (config's numbers)."""
+    return _winograd.usable(g) and min(g.C, g.Cout) >= CONV_WINOGRAD_MIN_CHANNELS
 
 
 def _split(n_items, batch, n_threads, n_channels):

@@ -61,7 +61,7 @@ def main(argv=None):
     print(threads_note())
     if args.suite == "kernels" and args.device == "cpu":
         print(f"GEMM peak of this machine: {gemm_peak_gflops():.1f} GFLOP/s "
-              "(float32 1024x1024 NumPy matmul, its default threads)")
+              "(float32 1024x1024 kernels.matmul on Numba's threads)")
     if args.processes >= 2:
         rows = run_isolated(args.suite, [c["name"] for c in cases], args.processes, args.repeat,
                             args.device, has_torch=torch_or_none() is not None)

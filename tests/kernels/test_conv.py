@@ -228,6 +228,8 @@ WINOGRAD = [  # (n, cin, cout, h, w, padding): 3x3 stride-1 convs that take Wino
     (1, 64, 64, 6, 5, 0),                            # 'valid' padding
     (2, 64, 64, 3, 3, 2),                            # padding 2
     (1, 64, 64, 1, 1, 1),                            # a 1x1 image: one tile, mostly padding
+    (2, 32, 40, 28, 28, 1),                          # 28x28: blocks of 8 then 6 rows of tiles
+    (5, 32, 32, 8, 8, 1),                            # 5 small images in one block
 ]
 
 
@@ -248,13 +250,32 @@ def test_winograd_path_matches_reference(cfg, dtype):
 def test_winograd_transforms_on_any_channel_count(cfg, monkeypatch):
     """With the channel threshold at 1, every 3x3 stride-1 case of the table runs through Winograd."""
     monkeypatch.setattr(C, "CONV_WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(C, "CONV_WINOGRAD_MAX_PIXELS", 10 ** 6)
     n, cin, cout, h, w, kh, kw, s, p, d = cfg
     x = np.zeros((n, cin, h, w))
     g = R.checked_geometry("conv2d", dict(x=x, w=np.zeros((cout, cin, kh, kw))), s, p, d, x.shape, (cout, cin, kh, kw))
     assert C._use_winograd(g) == (kh == kw == 3 and s == 1 and d == 1)
     for dtype in (np.float32, np.float64):
         test_numba_matches_reference(cfg, dtype)
+
+
+@pytest.mark.parametrize("tiles, parallel", [(1, False), (3, True), (8, True), (10 ** 6, True)])
+def test_winograd_blocks_and_threads(tiles, parallel, monkeypatch):
+    """Blocks of one tile, of rows of tiles with a remainder, of several images with a remainder
+    (5 images, 2 per block), and the whole batch: on one thread and split over the threads."""
+    if parallel:
+        monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 0)
+    n, cin, cout, itemsize = 5, 64, 48, 8
+    monkeypatch.setattr(config, "CONV_WINOGRAD_BLOCK_BYTES", tiles * 16 * (cin + cout) * itemsize)
+    rng = np.random.default_rng(8)
+    for h, w in [(4, 4), (7, 6)]:
+        x, wt, b = _problem(rng, n, cin, cout, h, w, 3, 3, np.float64)
+        g = R.checked_geometry("conv2d", dict(x=x, w=wt), 1, 1, 1, x.shape, wt.shape)
+        assert C._use_winograd(g)
+        y = R.conv2d_forward(x, wt, b, 1, 1)
+        gy = rng.standard_normal(y.shape)
+        _close(C.conv2d_forward(x, wt, b, 1, 1), y, np.float64)
+        _close(C.conv2d_grad_input(gy, wt, x.shape, 1, 1), R.conv2d_grad_input(gy, wt, x.shape, 1, 1), np.float64)
+        _close(C.conv2d_grad_weight(x, gy, wt.shape, 1, 1), R.conv2d_grad_weight(x, gy, wt.shape, 1, 1), np.float64)
 
 
 def test_winograd_results_do_not_alias_its_scratch_buffers():

@@ -24,8 +24,8 @@ def _cases(rng, dtype):
         return rng.standard_normal(shape).astype(dtype)
 
     out = []
-    for cin, stride in [(3, 2), (16, 1)]:  # im2col path / wide shifted-window path
-        x, w, b = r(2, cin, 5, 4), r(16, cin, 3, 3), r(16)
+    for cin, cout, stride in [(3, 16, 2), (16, 16, 1), (32, 32, 1)]:  # im2col / shifted-window / Winograd
+        x, w, b = r(2, cin, 5, 4), r(cout, cin, 3, 3), r(cout)
         y_shape = conv2d_output_shape(x.shape, w.shape, stride, 1)
         gy = r(*y_shape)
         out += [("conv2d_forward", (x, w, b, stride, 1), {}),
