@@ -26,10 +26,17 @@ y is linear in U and in V, so backward is the same machinery run as adjoints:
     grad_weight:  gU[xi] = V[xi]^T @ gM[xi],   gw = G^T gU G
 
 The transforms run channels-last: every tile is 16 vectors over the channels, so each
-line of the transforms below is one SIMD loop over c (images are transposed to NHWC on
-the way in and back to NCHW on the way out, one pass each).  ``conv.py`` routes 3x3,
-stride-1, dilation-1 convolutions here when that measured faster (its ``_use_winograd``);
-the test oracle is the plain conv2d of ``kernels/reference/conv.py``.
+line of the transforms below is one SIMD loop over c (each image is copied to NHWC on
+the way in and back to NCHW on the way out, while it is in cache).
+
+The work is blocked for the cache.  Each thread takes a run of images; a block of tiles
+(a few whole small images, or some rows of tiles of a large one) goes through the input
+transform, the 16 GEMMs and the output transform while its planes (16 x tiles x C and
+x Cout numbers, about ``config.CONV_WINOGRAD_BLOCK_BYTES``) are still in L2.  Planes for
+the whole batch at once would be 51 MB at 64->64 28x28 N=64, and every transform a trip
+to memory (measured 1.9x slower there).  ``conv.py`` routes 3x3, stride-1, dilation-1
+convolutions here when that measured faster (its ``_use_winograd``); the test oracle is
+the plain conv2d of ``kernels/reference/conv.py``.
 """
 import numpy as np
 from numba import prange
@@ -300,12 +307,20 @@ def _blocking(g, itemsize):
     return TH, TW, images, rows
 
 
+def _plane_tiles(tiles, channels, itemsize):
+    """Room for ``tiles`` tiles in each of the 16 planes, rounded up until no plane stride is a
+    multiple of 1 KiB: the transforms stream all 16 planes at once, and starts a multiple of
+    4 KiB apart share one L1 set (measured 8x slower)."""
+    while any(tiles * c * itemsize % 1024 == 0 for c in channels):
+        tiles += 1
+    return tiles
+
+
 def _scratch(g, blk, parts, dtype, in_ch, out_ch):
     """Per-thread scratch: frames (images, Hp, Wp, in_ch), input- and output-side planes
-    (16, tiles + 1, ch) (the +1 keeps the 16 plane starts off one L1 set: 4 KiB-aligned
-    streams share it, measured 8x slower), channels-last output (images, 2TH, 2TW, out_ch)."""
+    (16, tiles, ch), channels-last output (images, 2TH, 2TW, out_ch)."""
     TH, TW, images, rows = blk
-    tiles = max(images * TH * TW, rows * TW) + 1
+    tiles = _plane_tiles(max(images * TH * TW, rows * TW), (in_ch, out_ch), np.dtype(dtype).itemsize)
     return (workspace("winograd_frame", (parts, images, 2 * TH + 2, 2 * TW + 2, in_ch), dtype),
             workspace("winograd_in", (parts, 16, tiles, in_ch), dtype),
             workspace("winograd_out", (parts, 16, tiles, out_ch), dtype),

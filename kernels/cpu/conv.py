@@ -31,9 +31,9 @@ What makes it fast (measured, see minigen/bench/kernels_conv.py):
 * tiny images (P < ``CONV_MIN_GEMM_COLS``) are batched several per GEMM;
 * grad-weight accumulates into one (Cout, K) partial per thread (GEMM with beta=1),
   merged serially at the end, never into a shared accumulator;
-* 3x3 stride-1 convolutions with many channels on small images (a diffusion U-Net's 8x8
-  and 4x4) go to Winograd F(2x2, 3x3) instead (``_winograd.py``: 2.25x fewer
-  multiplications, 16 GEMMs in a transform domain; ``_use_winograd`` and kernels/config.py).
+* 3x3 stride-1 convolutions with 32+ channels go to Winograd F(2x2, 3x3) instead
+  (``_winograd.py``: 2.25x fewer multiplications, 16 GEMMs in a transform domain, in
+  cache-sized blocks of tiles; ``_use_winograd`` and kernels/config.py).
 
 The transposed convolution is these same three kernels with roles swapped (its forward
 is conv2d's grad-input, and so on).  Pooling and upsampling are re-exported from the
