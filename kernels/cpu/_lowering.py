@@ -36,7 +36,7 @@ def _valid_range(lo, hi, off, step, size):
 # (measured 0.22 -> 0.11 ns per copied float).
 
 @njit
-def _copy_run(dst, d0, src, s0, length):
+def copy_run(dst, d0, src, s0, length):
     """dst[d0 : d0 + length] = src[s0 : s0 + length]"""
     d, s = np.uint64(d0), np.uint64(s0)
     for t in range(np.uint64(length)):
@@ -44,7 +44,7 @@ def _copy_run(dst, d0, src, s0, length):
 
 
 @njit
-def _add_run(dst, d0, src, s0, length):
+def add_run(dst, d0, src, s0, length):
     """dst[d0 : d0 + length] += src[s0 : s0 + length]"""
     d, s = np.uint64(d0), np.uint64(s0)
     for t in range(np.uint64(length)):
@@ -52,11 +52,36 @@ def _add_run(dst, d0, src, s0, length):
 
 
 @njit
-def _zero_run(dst, d0, length):
+def zero_run(dst, d0, length):
     """dst[d0 : d0 + length] = 0"""
     d, zero = np.uint64(d0), dst.dtype.type(0)
     for t in range(np.uint64(length)):
         dst[d + t] = zero
+
+
+@njit
+def fill_run(dst, d0, value, length):
+    """dst[d0 : d0 + length] = value"""
+    d, v = np.uint64(d0), dst.dtype.type(value)
+    for t in range(np.uint64(length)):
+        dst[d + t] = v
+
+
+@njit
+def shift_run(dst, d0, value, length):
+    """dst[d0 : d0 + length] += value"""
+    d, v = np.uint64(d0), dst.dtype.type(value)
+    for t in range(np.uint64(length)):
+        dst[d + t] += v
+
+
+@njit
+def sum_run(src, s0, length):
+    """sum(src[s0 : s0 + length]), accumulated in src's dtype"""
+    s, acc = np.uint64(s0), src.dtype.type(0)
+    for t in range(np.uint64(length)):
+        acc += src[s + t]
+    return acc
 
 
 @njit
@@ -92,13 +117,13 @@ def im2col(x, n, g, i0, i1, cols, col0):
                 iw_off = kw * dw - pw
                 a, b = _valid_range(0, OW, iw_off, sw, W)          # cols with 0 <= iw < W
                 dst = ((c * KH + kh) * KW + kw) * ld + col0 - i0 * OW   # cf[dst + i*OW + j]
-                _zero_run(cf, dst + i0 * OW, (ia - i0) * OW)      # rows above the image
-                _zero_run(cf, dst + ib * OW, (i1 - ib) * OW)      # rows below it
+                zero_run(cf, dst + i0 * OW, (ia - i0) * OW)      # rows above the image
+                zero_run(cf, dst + ib * OW, (i1 - ib) * OW)      # rows below it
                 if ib <= ia:
                     continue
                 if one_run:
                     # cf[dst + i*OW + j] = xf[plane + (i + ih_off)*W + j + iw_off], rows ia..ib-1
-                    _copy_run(cf, dst + ia * OW + a, xf, plane + (ia + ih_off) * W + a + iw_off,
+                    copy_run(cf, dst + ia * OW + a, xf, plane + (ia + ih_off) * W + a + iw_off,
                               (ib - 1 - ia) * OW + b - a)
                     _zero_columns(cf, dst + ia * OW, ib - ia, OW, 0, a)
                     _zero_columns(cf, dst + ia * OW, ib - ia, OW, b, OW)
@@ -109,7 +134,7 @@ def im2col(x, n, g, i0, i1, cols, col0):
                     r = dst + i * OW
                     src = plane + (i * sh + ih_off) * W + iw_off   # xf[src + j*sw] = pixel (i, j)
                     if sw == 1:
-                        _copy_run(cf, r + a, xf, src + a, b - a)
+                        copy_run(cf, r + a, xf, src + a, b - a)
                     else:
                         for j in range(a, b):
                             cf[r + j] = xf[src + j * sw]
@@ -130,7 +155,7 @@ def col2im(dcols, col0, gx, n, c0, c1, g):
     one_run = sh == 1 and sw == 1 and OW == W
     for c in range(c0, c1):
         plane = (n * C + c) * H * W                                # gx[n, c] in gf
-        _zero_run(gf, plane, H * W)
+        zero_run(gf, plane, H * W)
         for kh in range(KH):
             ih_off = kh * dh - ph
             ia, ib = _valid_range(0, OH, ih_off, sh, H)
@@ -145,14 +170,14 @@ def col2im(dcols, col0, gx, n, c0, c1, g):
                     _zero_columns(df, src + ia * OW, ib - ia, OW, 0, a)
                     _zero_columns(df, src + ia * OW, ib - ia, OW, b, OW)
                     # gf[plane + (i + ih_off)*W + j + iw_off] += df[src + i*OW + j]
-                    _add_run(gf, plane + (ia + ih_off) * W + a + iw_off, df, src + ia * OW + a,
+                    add_run(gf, plane + (ia + ih_off) * W + a + iw_off, df, src + ia * OW + a,
                              (ib - 1 - ia) * OW + b - a)
                     continue
                 for i in range(ia, ib):
                     dst = plane + (i * sh + ih_off) * W + iw_off   # gf[dst + j*sw] = pixel (i, j)
                     r = src + i * OW
                     if sw == 1:
-                        _add_run(gf, dst + a, df, r + a, b - a)
+                        add_run(gf, dst + a, df, r + a, b - a)
                     else:
                         for j in range(a, b):
                             gf[dst + j * sw] += df[r + j]
@@ -182,7 +207,7 @@ def pad_images(x, n0, cnt, c0, c1, g, buf):
     for c in range(c0, c1):
         for b in range(cnt):
             for h in range(H):
-                _copy_run(buf, (c - c0) * L + (b * Hp + h + g.ph) * Wp + g.pw, xf,
+                copy_run(buf, (c - c0) * L + (b * Hp + h + g.ph) * Wp + g.pw, xf,
                           (((n0 + b) * C + c) * H + h) * W, W)
 
 
@@ -196,7 +221,7 @@ def unpad_images(buf, n0, cnt, c0, c1, g, gx):
     for c in range(c0, c1):
         for b in range(cnt):
             for h in range(H):
-                _copy_run(gf, (((n0 + b) * C + c) * H + h) * W, buf,
+                copy_run(gf, (((n0 + b) * C + c) * H + h) * W, buf,
                           (c - c0) * L + (b * Hp + h + g.ph) * Wp + g.pw, W)
 
 
@@ -211,10 +236,9 @@ def wide_to_images(wide, n0, cnt, o0, o1, g, y, bias):
         for o in range(o0, o1):
             for i in range(OH):
                 d = (((n0 + b) * Cout + o) * OH + i) * OW
-                _copy_run(yf, d, wf, (o - o0) * Nw + (b * Hp + i) * Wp, OW)
+                copy_run(yf, d, wf, (o - o0) * Nw + (b * Hp + i) * Wp, OW)
                 if bias.size:
-                    for j in range(OW):
-                        yf[d + j] += bias[o]
+                    shift_run(yf, d, bias[o], OW)
 
 
 @njit
@@ -227,5 +251,5 @@ def images_to_wide(gy, n0, cnt, o0, o1, g, wide):
     for b in range(cnt):
         for o in range(o0, o1):
             for i in range(OH):
-                _copy_run(wf, (o - o0) * Nw + (b * Hp + i) * Wp, gf,
+                copy_run(wf, (o - o0) * Nw + (b * Hp + i) * Wp, gf,
                           (((n0 + b) * Cout + o) * OH + i) * OW, OW)

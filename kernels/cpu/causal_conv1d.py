@@ -25,7 +25,7 @@ from ..reference import causal_conv1d as ref
 from ..reference.causal_conv1d import (check_backward, check_causal_args, check_forward,
                                         check_grad_input, check_grad_weight)
 from ._blas import can_split, gemm, single_threaded
-from ._fastmath import zero_of
+from ._lowering import fill_run, sum_run, zero_run
 from ._numba import bias_or_empty, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["causal_conv1d_forward", "causal_conv1d_grad_input", "causal_conv1d_grad_weight",
@@ -74,10 +74,7 @@ def _forward_driver(x, wt, b, y, p):
         for bi in range(p.bounds[th], p.bounds[th + 1]):
             n, t0, t1 = p.blocks[bi, 0], p.blocks[bi, 1], p.blocks[bi, 2]
             for o in range(cout):
-                base = (n * cout + o) * T
-                bo = b[o] if b.size else 0.0
-                for t in range(t0, t1):
-                    y[base + t] = bo
+                fill_run(y, (n * cout + o) * T + t0, b[o] if b.size else 0.0, t1 - t0)
             for k in range(p.shifts.shape[0]):
                 s = p.shifts[k]
                 ts = max(t0, s)
@@ -100,11 +97,7 @@ def _backward_driver(gy, x, wt, gx, gw_part, gb_part, p):
         for bi in range(p.bounds[th], p.bounds[th + 1]):
             n, t0, t1 = p.blocks[bi, 0], p.blocks[bi, 1], p.blocks[bi, 2]
             for o in range(cout):          # gb[o] += sum_t gy[n, o, t0:t1]
-                base = (n * cout + o) * T
-                acc = zero_of(gy)
-                for t in range(t0, t1):
-                    acc += gy[base + t]
-                gbp[o] += acc
+                gbp[o] += sum_run(gy, (n * cout + o) * T + t0, t1 - t0)
             if p.want_gw:
                 # gW_k += gy[n, :, ts:t1] @ x[n, :, ts-s : t1-s]^T
                 for k in range(K):
@@ -117,9 +110,7 @@ def _backward_driver(gy, x, wt, gx, gw_part, gb_part, p):
             if p.want_gx:
                 # gx[n, :, t0:te] = sum_k W_k^T @ gy[n, :, t0+s : te+s], te = min(t1, T-s)
                 for c in range(cin):
-                    base = (n * cin + c) * T
-                    for t in range(t0, t1):
-                        gx[base + t] = 0.0
+                    zero_run(gx, (n * cin + c) * T + t0, t1 - t0)
                 for k in range(K):
                     s = p.shifts[k]
                     te = min(t1, T - s)

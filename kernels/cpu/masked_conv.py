@@ -50,6 +50,7 @@ from ..reference.masked_conv import check_backward, check_block, check_forward, 
 from ..taps import center_index
 from ._blas import can_split, gemm, single_threaded, workspace
 from ._fastmath import zero_of
+from ._lowering import add_run, copy_run
 from ._numba import bias_or_empty, njit, parallel_driver, share_docs, thread_bounds
 
 __all__ = ["masked_conv2d_forward", "masked_conv2d_grad_input", "masked_conv2d_grad_weight",
@@ -153,13 +154,12 @@ def _pad_into(src, buf, ld, pt, pl, wp, relu=False):
         base = c * ld + pt * wp + pl
         for i in range(H):
             row = src[c, i]
-            o = base + i * wp
+            o = np.uint64(base + i * wp)     # unsigned: see _lowering's run helpers
             if relu:
-                for j in range(W):
+                for j in range(np.uint64(W)):
                     buf[o + j] = max(row[j], zero)
             else:
-                for j in range(W):
-                    buf[o + j] = row[j]
+                copy_run(buf, o, row, 0, W)
 
 
 @njit
@@ -171,8 +171,8 @@ def _pad_into_sum_strided(src, buf, ld, pt, pl, wp, sums, stride, offset):
         acc = zero_of(buf)
         for i in range(H):
             row = src[c, i]
-            o = base + i * wp
-            for j in range(W):
+            o = np.uint64(base + i * wp)
+            for j in range(np.uint64(W)):
                 v = row[j]
                 buf[o + j] = v
                 acc += v
@@ -192,10 +192,7 @@ def _gather_cols(xin, ld, offs, cin, wp, oh, ow, cols):
             src = c * ld + offs[li]
             dst = (li * cin + c) * m
             for i in range(oh):
-                s0 = src + i * wp
-                d0 = dst + i * ow
-                for j in range(ow):
-                    cols[d0 + j] = xin[s0 + j]
+                copy_run(cols, dst + i * ow, xin, src + i * wp, ow)
 
 
 @njit
@@ -203,10 +200,7 @@ def _stack_views(xin, ld, offs, cin, m, cols):
     """cols[l*Cin + c, :m] = xin[c*ld + off_l : ... + m]: the L shifted views as one matrix."""
     for li in range(offs.shape[0]):
         for c in range(cin):
-            src = c * ld + offs[li]
-            dst = (li * cin + c) * m
-            for p in range(m):
-                cols[dst + p] = xin[src + p]
+            copy_run(cols, (li * cin + c) * m, xin, c * ld + offs[li], m)
 
 
 @njit
@@ -218,8 +212,8 @@ def _crop_into(out, wp, dst, b):
         bo = b[o] if b.size else 0.0
         for i in range(H):
             row = dst[o, i]
-            base = o * m + i * wp
-            for j in range(W):
+            base = np.uint64(o * m + i * wp)
+            for j in range(np.uint64(W)):
                 row[j] = out[base + j] + bo
 
 
@@ -242,9 +236,8 @@ def _col2im_exact(z, dys, dxs, cin, oh, ow, dst):
                 dx = dxs[li]
                 s0 = max(0, dx)
                 s1 = min(W, ow + dx)
-                base = (li * cin + c) * (oh * ow) + i * ow - dx
-                for s in range(s0, s1):
-                    row[s] += z[base + s]
+                if s1 > s0:
+                    add_run(row, s0, z, (li * cin + c) * (oh * ow) + i * ow - dx + s0, s1 - s0)
 
 
 @njit
