@@ -177,7 +177,7 @@ class MaxPool2dGradInput(Function):
 
 class UpsampleNearest2d(Function):
     """y[n,c,h,v] = x[n, c, h // sh, v // sw];  gx = gy summed over each sh x sw block
-    (reshape + sum, differentiable again)."""
+    (reshape + strided views + adds, differentiable again)."""
     def forward(self, x, scale_factor=2):
         self.scale = pair(scale_factor, "scale_factor", 1)
         return kernels.upsample_nearest2d_forward(x, self.scale)
@@ -186,7 +186,14 @@ class UpsampleNearest2d(Function):
         N, C, OH, OW = gy.shape
         sh, sw = self.scale
         blocks = reshape(gy, (N, C, OH // sh, sh, OW // sw, sw))        # (N, C, H, sh, W, sw)
-        return blocks.sum(axis=(3, 5))                                   # (N, C, H, W)
+        # gx = sum over (a, b) of blocks[:, :, :, a, :, b]: sh*sw strided views added, one pass
+        # each (NumPy's sum over the two small axes was 10x slower: 5.5 vs 0.5 ms, (64,128,8,8))
+        gx = None
+        for a in range(sh):
+            for b in range(sw):
+                copy = getitem(blocks, (slice(None),) * 3 + (a, slice(None), b))
+                gx = copy if gx is None else gx + copy
+        return gx                                                         # (N, C, H, W)
 
 
 # ------------------------------------------------------------------------------------------

@@ -308,11 +308,12 @@ def _blocking(g, itemsize):
 
 
 def _plane_tiles(tiles, channels, itemsize):
-    """Room for ``tiles`` tiles in each of the 16 planes, rounded up until no plane stride is a
-    multiple of 1 KiB: the transforms stream all 16 planes at once, and starts a multiple of
-    4 KiB apart share one L1 set (measured 8x slower)."""
-    while any(tiles * c * itemsize % 1024 == 0 for c in channels):
-        tiles += 1
+    """Room for ``tiles`` tiles in each of the 16 planes, plus up to 3 more so that no plane
+    stride is a multiple of 4 KiB (where the channel count allows): the transforms stream
+    all 16 planes at once, and starts 4 KiB apart share one L1 set (measured 8x slower)."""
+    for extra in range(4):
+        if all((tiles + extra) * c * itemsize % 4096 for c in channels):
+            return tiles + extra
     return tiles
 
 

@@ -230,7 +230,19 @@ WINOGRAD = [  # (n, cin, cout, h, w, padding): 3x3 stride-1 convs that take Wino
     (1, 64, 64, 1, 1, 1),                            # a 1x1 image: one tile, mostly padding
     (2, 32, 40, 28, 28, 1),                          # 28x28: blocks of 8 then 6 rows of tiles
     (5, 32, 32, 8, 8, 1),                            # 5 small images in one block
+    (2, 256, 32, 4, 4, 1),                           # 256 channels: 1 KiB per tile row of a plane
 ]
+
+
+def test_winograd_plane_strides_avoid_4k_multiples():
+    """Plane strides of the 16 transform planes are kept off 4 KiB multiples when the channel
+    count allows it, and the search always ends (1024 float32 channels: no tile count helps)."""
+    from kernels.cpu._winograd import _plane_tiles
+    for tiles in (1, 8, 16, 64, 127, 128, 256):
+        for chans in [(32, 32), (64, 64), (64, 128), (256, 128), (512, 64)]:
+            t = _plane_tiles(tiles, chans, 4)
+            assert tiles <= t <= tiles + 3 and all(t * c * 4 % 4096 for c in chans)
+        assert _plane_tiles(tiles, (1024,), 4) == tiles
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
