@@ -249,6 +249,48 @@ def _add_image(dst, src):
 
 
 @njit
+def _add_row_products(m, n, k, a, ia, b, ib, c):
+    """c[i*n + j] += sum_p a[ia + i*k + p] * b[ib + j*k + p]  (C += A @ B^T; A (m, k), B (n, k)).
+
+    The small-Cin weight gradient: gy (Cout x pixels) against the gathered columns (taps x
+    pixels), a GEMM with a long k and a short m and n, where OpenBLAS was measured at
+    45 us per 28x28 image (64 x 784 by 25 x 784) and these 4 x 4 blocks of inner products,
+    16 accumulators over one SIMD loop on p, at 25 us.
+    """
+    i = 0
+    while i < m:
+        r = min(4, m - i)              # rows of A in this block: 4, or the last 1-3
+        a0 = a[ia + i * k:]
+        a1 = a[ia + (i + min(1, r - 1)) * k:]   # blocks of fewer rows repeat their last row
+        a2 = a[ia + (i + min(2, r - 1)) * k:]
+        a3 = a[ia + (i + min(3, r - 1)) * k:]
+        j = 0
+        while j < n:
+            q = min(4, n - j)
+            b0 = b[ib + j * k:]
+            b1 = b[ib + (j + min(1, q - 1)) * k:]
+            b2 = b[ib + (j + min(2, q - 1)) * k:]
+            b3 = b[ib + (j + min(3, q - 1)) * k:]
+            zero = zero_of(c)
+            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
+            for p in range(k):
+                x0, x1, x2, x3 = b0[p], b1[p], b2[p], b3[p]
+                y0, y1, y2, y3 = a0[p], a1[p], a2[p], a3[p]
+                s00, s01, s02, s03 = s00 + y0 * x0, s01 + y0 * x1, s02 + y0 * x2, s03 + y0 * x3
+                s10, s11, s12, s13 = s10 + y1 * x0, s11 + y1 * x1, s12 + y1 * x2, s13 + y1 * x3
+                s20, s21, s22, s23 = s20 + y2 * x0, s21 + y2 * x1, s22 + y2 * x2, s23 + y2 * x3
+                s30, s31, s32, s33 = s30 + y3 * x0, s31 + y3 * x1, s32 + y3 * x2, s33 + y3 * x3
+            block = ((s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23), (s30, s31, s32, s33))
+            for u in range(r):
+                row = block[u]
+                for v in range(q):
+                    c[(i + u) * n + j + v] += row[v]
+            j += 4
+        i += 4
+
+
+@njit
 def _block_grad(gx, x, gy, relu, residual):
     """gx = [x > 0] * gx (relu) + gy (residual), in place, for one image."""
     g, xf, gf = gx.reshape(gx.size), x.reshape(x.size), gy.reshape(gy.size)
@@ -328,7 +370,7 @@ def _backward_driver(gy, x, wt, gx, gw_part, p, ws):
                     # [gW | gb] += gy[n] (Cout, OH*OW) @ [cols; 1]^T
                     _pad_into(x[n], xin, ld_x, p.fwd_pt, p.fwd_pl, wp, p.relu)
                     _gather_cols(xin, ld_x, p.offs_x, cin, wp, oh, ow, cols)
-                    gemm(cout, kb, ohw, gyf, gn, ohw, cols, 0, ohw, gwp, 0, kb, beta=1.0, tb=True)
+                    _add_row_products(cout, kb, ohw, gyf, gn, cols, 0, gwp)
                 else:
                     for o in range(cout):  # gb alone
                         acc = zero_of(gyf)
