@@ -78,63 +78,86 @@ def _a(a0, a1):
     return a0, a0 + a1, a0 - a1, -a1
 
 
+# Each transform is written as a few SIMD loops over the channels with at most 4 rows
+# written per loop: LLVM vectorises a loop only while checking the arrays it writes
+# against those it reads stays cheap, and the 16-output loop of the textbook form ran
+# scalar (the input transform of a 28x28 64-channel image: 0.18 ms as one loop, 0.027 ms
+# as four).  The sums are the same, term by term.
+
+@njit(inline="always")
+def _input_row(x, p, q, sign, s, V, xi, t):
+    """V[xi:xi+4, t, :] = (e B) for the row e = x[p, s:s+4] + sign * x[q, s:s+4] of B^T d."""
+    for c in range(x.shape[2]):
+        V[xi, t, c], V[xi + 1, t, c], V[xi + 2, t, c], V[xi + 3, t, c] = _bt(
+            x[p, s, c] + sign * x[q, s, c], x[p, s + 1, c] + sign * x[q, s + 1, c],
+            x[p, s + 2, c] + sign * x[q, s + 2, c], x[p, s + 3, c] + sign * x[q, s + 3, c])
+
+
 @njit
 def _input_tile(x, r, s, V, t):
     """V[4a + b, t, :] = (B^T d B)[a, b] for the tile d = x[r:r+4, s:s+4, :] of one NHWC image."""
-    for c in range(x.shape[2]):
-        # e = B^T d, column by column
-        e00, e10, e20, e30 = _bt(x[r, s, c], x[r + 1, s, c], x[r + 2, s, c], x[r + 3, s, c])
-        e01, e11, e21, e31 = _bt(x[r, s + 1, c], x[r + 1, s + 1, c], x[r + 2, s + 1, c], x[r + 3, s + 1, c])
-        e02, e12, e22, e32 = _bt(x[r, s + 2, c], x[r + 1, s + 2, c], x[r + 2, s + 2, c], x[r + 3, s + 2, c])
-        e03, e13, e23, e33 = _bt(x[r, s + 3, c], x[r + 1, s + 3, c], x[r + 2, s + 3, c], x[r + 3, s + 3, c])
-        # (e B) row by row
-        V[0, t, c], V[1, t, c], V[2, t, c], V[3, t, c] = _bt(e00, e01, e02, e03)
-        V[4, t, c], V[5, t, c], V[6, t, c], V[7, t, c] = _bt(e10, e11, e12, e13)
-        V[8, t, c], V[9, t, c], V[10, t, c], V[11, t, c] = _bt(e20, e21, e22, e23)
-        V[12, t, c], V[13, t, c], V[14, t, c], V[15, t, c] = _bt(e30, e31, e32, e33)
+    one = x.dtype.type(1)
+    _input_row(x, r, r + 2, -one, s, V, 0, t)          # row 0 of B^T d: d0 - d2
+    _input_row(x, r + 1, r + 2, one, s, V, 4, t)       # row 1: d1 + d2
+    _input_row(x, r + 2, r + 1, -one, s, V, 8, t)      # row 2: d2 - d1
+    _input_row(x, r + 1, r + 3, -one, s, V, 12, t)     # row 3: d1 - d3
+
+
+@njit(inline="always")
+def _add_row(x, r, s, c, h0, h1, h2, h3):
+    """x[r, s:s+4, c] += (h B^T) for one row h of B v."""
+    g0, g1, g2, g3 = _b(h0, h1, h2, h3)
+    x[r, s, c] += g0
+    x[r, s + 1, c] += g1
+    x[r, s + 2, c] += g2
+    x[r, s + 3, c] += g3
 
 
 @njit
 def _input_tile_adjoint(V, t, x, r, s):
     """x[r:r+4, s:s+4, :] += B v B^T with v[a, b] = V[4a + b, t, :] (the adjoint of _input_tile)."""
-    for c in range(x.shape[2]):
-        h00, h10, h20, h30 = _b(V[0, t, c], V[4, t, c], V[8, t, c], V[12, t, c])
-        h01, h11, h21, h31 = _b(V[1, t, c], V[5, t, c], V[9, t, c], V[13, t, c])
-        h02, h12, h22, h32 = _b(V[2, t, c], V[6, t, c], V[10, t, c], V[14, t, c])
-        h03, h13, h23, h33 = _b(V[3, t, c], V[7, t, c], V[11, t, c], V[15, t, c])
-        for a, (p, q, u, v) in enumerate(((h00, h01, h02, h03), (h10, h11, h12, h13),
-                                          (h20, h21, h22, h23), (h30, h31, h32, h33))):
-            g0, g1, g2, g3 = _b(p, q, u, v)
-            x[r + a, s, c] += g0
-            x[r + a, s + 1, c] += g1
-            x[r + a, s + 2, c] += g2
-            x[r + a, s + 3, c] += g3
+    for c in range(x.shape[2]):        # row 0 of B v: v0
+        _add_row(x, r, s, c, V[0, t, c], V[1, t, c], V[2, t, c], V[3, t, c])
+    for c in range(x.shape[2]):        # row 1: v1 - v2 + v3
+        _add_row(x, r + 1, s, c, V[4, t, c] - V[8, t, c] + V[12, t, c], V[5, t, c] - V[9, t, c] + V[13, t, c],
+                 V[6, t, c] - V[10, t, c] + V[14, t, c], V[7, t, c] - V[11, t, c] + V[15, t, c])
+    for c in range(x.shape[2]):        # row 2: v1 + v2 - v0
+        _add_row(x, r + 2, s, c, V[4, t, c] + V[8, t, c] - V[0, t, c], V[5, t, c] + V[9, t, c] - V[1, t, c],
+                 V[6, t, c] + V[10, t, c] - V[2, t, c], V[7, t, c] + V[11, t, c] - V[3, t, c])
+    for c in range(x.shape[2]):        # row 3: -v3
+        _add_row(x, r + 3, s, c, -V[12, t, c], -V[13, t, c], -V[14, t, c], -V[15, t, c])
 
 
 @njit
 def _output_tile(M, t, bias, y, r, s):
     """y[r:r+2, s:s+2, :] = A^T m A + bias with m[a, b] = M[4a + b, t, :] (NHWC)."""
-    for o in range(y.shape[2]):
-        q00, q10 = _at(M[0, t, o], M[4, t, o], M[8, t, o], M[12, t, o])
-        q01, q11 = _at(M[1, t, o], M[5, t, o], M[9, t, o], M[13, t, o])
-        q02, q12 = _at(M[2, t, o], M[6, t, o], M[10, t, o], M[14, t, o])
-        q03, q13 = _at(M[3, t, o], M[7, t, o], M[11, t, o], M[15, t, o])
-        y00, y01 = _at(q00, q01, q02, q03)
-        y10, y11 = _at(q10, q11, q12, q13)
-        b = bias[o]
-        y[r, s, o], y[r, s + 1, o], y[r + 1, s, o], y[r + 1, s + 1, o] = y00 + b, y01 + b, y10 + b, y11 + b
+    for o in range(y.shape[2]):        # row 0 of A^T m: m0 + m1 + m2
+        y0, y1 = _at(M[0, t, o] + M[4, t, o] + M[8, t, o], M[1, t, o] + M[5, t, o] + M[9, t, o],
+                     M[2, t, o] + M[6, t, o] + M[10, t, o], M[3, t, o] + M[7, t, o] + M[11, t, o])
+        y[r, s, o], y[r, s + 1, o] = y0 + bias[o], y1 + bias[o]
+    for o in range(y.shape[2]):        # row 1: m1 - m2 - m3
+        y0, y1 = _at(M[4, t, o] - M[8, t, o] - M[12, t, o], M[5, t, o] - M[9, t, o] - M[13, t, o],
+                     M[6, t, o] - M[10, t, o] - M[14, t, o], M[7, t, o] - M[11, t, o] - M[15, t, o])
+        y[r + 1, s, o], y[r + 1, s + 1, o] = y0 + bias[o], y1 + bias[o]
+
+
+@njit(inline="always")
+def _a_row(p0, p1, GM, xi, t, o):
+    """GM[xi:xi+4, t, o] = (p A^T) for one row p of A g."""
+    GM[xi, t, o], GM[xi + 1, t, o], GM[xi + 2, t, o], GM[xi + 3, t, o] = _a(p0, p1)
 
 
 @njit
 def _output_tile_adjoint(gy, r, s, GM, t):
     """GM[4a + b, t, :] = (A g A^T)[a, b] for the 2x2 tile g = gy[r:r+2, s:s+2, :] (NHWC)."""
-    for o in range(gy.shape[2]):
-        p00, p10, p20, p30 = _a(gy[r, s, o], gy[r + 1, s, o])
-        p01, p11, p21, p31 = _a(gy[r, s + 1, o], gy[r + 1, s + 1, o])
-        GM[0, t, o], GM[1, t, o], GM[2, t, o], GM[3, t, o] = _a(p00, p01)
-        GM[4, t, o], GM[5, t, o], GM[6, t, o], GM[7, t, o] = _a(p10, p11)
-        GM[8, t, o], GM[9, t, o], GM[10, t, o], GM[11, t, o] = _a(p20, p21)
-        GM[12, t, o], GM[13, t, o], GM[14, t, o], GM[15, t, o] = _a(p30, p31)
+    for o in range(gy.shape[2]):       # row 0 of A g: g0
+        _a_row(gy[r, s, o], gy[r, s + 1, o], GM, 0, t, o)
+    for o in range(gy.shape[2]):       # row 1: g0 + g1
+        _a_row(gy[r, s, o] + gy[r + 1, s, o], gy[r, s + 1, o] + gy[r + 1, s + 1, o], GM, 4, t, o)
+    for o in range(gy.shape[2]):       # row 2: g0 - g1
+        _a_row(gy[r, s, o] - gy[r + 1, s, o], gy[r, s + 1, o] - gy[r + 1, s + 1, o], GM, 8, t, o)
+    for o in range(gy.shape[2]):       # row 3: -g1
+        _a_row(-gy[r + 1, s, o], -gy[r + 1, s + 1, o], GM, 12, t, o)
 
 
 # ---------------------------------------------------------------------------------------
