@@ -396,9 +396,11 @@ def grad_weight(x, gy, g):
     gy = np.ascontiguousarray(gy).reshape(g.N, g.Cout, g.OH, g.OW)
     blk, bounds = _blocking(g, x.itemsize), _bounds(g)
     xp, V, GM, gyt = _scratch(g, blk, bounds.size - 1, x.dtype, g.C, g.Cout)
-    GU = np.empty((bounds.size - 1, 16, g.C, g.Cout), x.dtype)       # per-thread partial sums
+    GU = workspace("winograd_gu", (bounds.size - 1, 16, g.C, g.Cout), x.dtype)   # per-thread sums
     with single_threaded():
         _grad_weight_driver(x, gy, GU, g, blk, bounds, xp, V, GM, gyt, threads=bounds.size - 1)
-    gU = GU.sum(axis=0)
+    gU = GU[0]
+    for p in range(1, GU.shape[0]):   # serial merge of the per-thread partials
+        gU += GU[p]
     gw9 = GG.T.astype(x.dtype) @ gU.reshape(16, g.C * g.Cout)              # (9, C*Cout) = G^T gU G
     return np.ascontiguousarray(gw9.reshape(3, 3, g.C, g.Cout).transpose(3, 2, 0, 1))

@@ -451,20 +451,21 @@ def _grad_weight(x, gy, g):
     wide, units, bounds, items = _plan(g, "grad_weight", nt, x.itemsize)
     ws = workspace("conv", (nt, items), x.dtype)
     KK, K = g.KH * g.KW, g.C * g.KH * g.KW
+    # per-thread partials from the workspace (a fresh buffer this size page-faults each call)
     if wide:   # partials per tap: (T, KH*KW, Cout, C)
-        partials = np.empty((bounds.size - 1, KK, g.Cout, g.C), dtype=x.dtype)
+        partials = workspace("conv_partials", (bounds.size - 1, KK, g.Cout, g.C), x.dtype)
         driver = _grad_weight_wide_driver
     else:      # partials as the GEMM sees them: (T, Cout, C*KH*KW)
-        partials = np.empty((bounds.size - 1, g.Cout, K), dtype=x.dtype)
+        partials = workspace("conv_partials", (bounds.size - 1, g.Cout, K), x.dtype)
         driver = _grad_weight_driver
     with single_threaded():   # our threads share the work; BLAS runs on one in each
         driver(x, gy, partials, g, units, bounds, ws, threads=bounds.size - 1)
     gw = partials[0]
     for t in range(1, partials.shape[0]):   # serial merge of the per-thread partials
         gw += partials[t]
-    if wide:
+    if wide:   # (a transposed copy: never a view of the workspace)
         return np.ascontiguousarray(gw.reshape(g.KH, g.KW, g.Cout, g.C).transpose(2, 3, 0, 1))
-    return gw.reshape(g.Cout, g.C, g.KH, g.KW)
+    return gw.reshape(g.Cout, g.C, g.KH, g.KW).copy()
 
 
 # ----------------------------------------------------------------------------------------
