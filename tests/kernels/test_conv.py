@@ -305,6 +305,19 @@ def test_winograd_results_do_not_alias_its_scratch_buffers():
         np.testing.assert_array_equal(g1, keep_g)
 
 
+@pytest.mark.parametrize("k, stride, cin", [(3, 2, 8), (1, 1, 8), (3, 1, 16)])  # im2col / 1x1 / wide
+def test_grad_weight_is_not_a_view_of_the_workspace(k, stride, cin):
+    """The per-thread partials live in the workspace: a second call leaves the first result intact."""
+    rng = np.random.default_rng(9)
+    x1, x2 = rng.standard_normal((2, cin, 6, 6)), rng.standard_normal((2, cin, 6, 6))
+    w_shape = (16, cin, k, k)
+    gy = rng.standard_normal(R.conv2d_output_shape(x1.shape, w_shape, stride, k // 2))
+    g1 = C.conv2d_grad_weight(x1, gy, w_shape, stride, k // 2)
+    keep = g1.copy()
+    C.conv2d_grad_weight(x2, gy, w_shape, stride, k // 2)
+    np.testing.assert_array_equal(g1, keep)
+
+
 def test_non_contiguous_inputs_and_workspace_reuse():
     """Non-contiguous inputs are copied once; a cached workspace of another size/dtype is safe."""
     rng = np.random.default_rng(4)
