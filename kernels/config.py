@@ -79,10 +79,10 @@ CONV_WIDE_MIN_CHANNELS = 16
 CONV_WIDE_MAX_WASTE = 2.0
 # 3x3 stride-1 convs use Winograd F(2x2, 3x3) (kernels/cpu/_winograd.py) when both channel
 # counts reach this.  Measured (2 threads, float32, ms fwd / grad-input / grad-weight,
-# shifted-window -> Winograd): 64->64 28x28 N=64 25.9/27.2/30.1 -> 13.7/16.1/15.8;
-# 128->128 32x32 N=16 26.1/26.4/30.6 -> 17.0/18.2/20.5; 32->32 8x8 N=128 1.53/1.36/1.43 ->
-# 0.85/1.02/0.97; 32->32 28x28 even (6.3/6.0/5.7 -> 5.4/6.3/6.2); 16->16 loses (1.9/1.7/1.6 ->
-# 2.1/2.5/2.3 at 28x28): the transforms cost more than the multiplications they save.
+# shifted-window -> Winograd): 64->64 28x28 N=64 25.9/27.2/30.1 -> 12.1/12.9/12.9;
+# 128->128 32x32 N=16 26.1/26.4/30.6 -> 15.5/15.5/18.0; 32->32 8x8 N=128 1.53/1.36/1.43 ->
+# 0.75/0.90/0.73; 32->32 28x28 4.6/5.3/4.9 -> 4.4/6.4/4.9 (even); 16->16 loses (1.9/1.7/1.5 ->
+# 1.9/2.6/1.8 at 28x28): the transforms cost more than the multiplications they save.
 CONV_WINOGRAD_MIN_CHANNELS = 32
 # A block of tiles goes through the input transform, the 16 GEMMs and the output transform
 # while its transform-domain planes (16 x tiles x (C + Cout) numbers) fit in about this many
