@@ -95,7 +95,8 @@ import kernels
 t1 = time.perf_counter()
 print(f"import kernels {1e3*(t1-t0):.0f} ms")
 for label, n, c, hw in [("small (serial, im2col path)", 2, 3, 8),
-                        ("large (parallel, shifted-window path)", 16, 32, 16)]:
+                        ("16 channels (parallel, shifted-window path)", 16, 16, 16),
+                        ("32 channels (parallel, Winograd path)", 16, 32, 16)]:
     x = np.ones((n, c, hw, hw), np.float32); w = np.ones((c, c, 3, 3), np.float32)
     t1 = time.perf_counter(); y = kernels.conv2d_forward(x, w, None, 1, 1)
     t2 = time.perf_counter(); kernels.conv2d_grad_input(y, w, x.shape, 1, 1)
