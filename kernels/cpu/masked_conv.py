@@ -266,14 +266,10 @@ def _add_row_products(m, n, k, a, ia, b, ib, c):
         a1 = a[ia + (i + min(1, r - 1)) * k:]   # blocks of fewer rows repeat their last row
         a2 = a[ia + (i + min(2, r - 1)) * k:]
         a3 = a[ia + (i + min(3, r - 1)) * k:]
+        zero = zero_of(c)
         j = 0
-        while j < n:
-            q = min(4, n - j)
-            b0 = b[ib + j * k:]
-            b1 = b[ib + (j + min(1, q - 1)) * k:]
-            b2 = b[ib + (j + min(2, q - 1)) * k:]
-            b3 = b[ib + (j + min(3, q - 1)) * k:]
-            zero = zero_of(c)
+        while j + 4 <= n:              # 4 x 4 blocks: 8 loads feed 16 multiply-adds
+            b0, b1, b2, b3 = b[ib + j * k:], b[ib + (j + 1) * k:], b[ib + (j + 2) * k:], b[ib + (j + 3) * k:]
             s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
             s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
             for p in range(k):
@@ -285,10 +281,18 @@ def _add_row_products(m, n, k, a, ia, b, ib, c):
                 s30, s31, s32, s33 = s30 + y3 * x0, s31 + y3 * x1, s32 + y3 * x2, s33 + y3 * x3
             block = ((s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23), (s30, s31, s32, s33))
             for u in range(r):
-                row = block[u]
-                for v in range(q):
-                    c[(i + u) * n + j + v] += row[v]
+                for v in range(4):
+                    c[(i + u) * n + j + v] += block[u][v]
             j += 4
+        for jj in range(j, n):         # the last 1-3 columns (the bias's ones row): 4 x 1 blocks
+            b0 = b[ib + jj * k:]
+            s0 = s1 = s2 = s3 = zero
+            for p in range(k):
+                x0 = b0[p]
+                s0, s1, s2, s3 = s0 + a0[p] * x0, s1 + a1[p] * x0, s2 + a2[p] * x0, s3 + a3[p] * x0
+            col = (s0, s1, s2, s3)
+            for u in range(r):
+                c[(i + u) * n + jj] += col[u]
         i += 4
 
 
