@@ -18,8 +18,8 @@ what ``minigen.optim.Adam`` runs; not an op, nothing is recorded or differentiat
 from kernels import adam_step  # noqa: F401  (re-exported: minigen.optim's fused update)
 from kernels import taps  # noqa: F401  (re-exported: minigen.nn.masked builds its masks with it)
 
-from .elementwise import (Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximum, Mul, Neg, Pow,
-                          PowScalar, ReLU, Sigmoid, Sqrt, Sub, Tanh, Where, abs, add, cast, clip, div,
+from .elementwise import (Abs, Add, AddScalar, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximum, Mul,
+                          MulScalar, Neg, Pow, PowScalar, ReLU, Sigmoid, Sqrt, Sub, Tanh, Where, abs, add, cast, clip, div,
                           exp, leaky_relu, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt,
                           sub, tanh, where)
 from .linalg import MatMul, matmul

@@ -8,7 +8,7 @@ import numpy as np
 
 from kernels.backend import get_array_module
 
-from ..function import Function
+from ..function import Function, _tensor_api
 
 
 class Add(Function):
@@ -61,6 +61,44 @@ class Neg(Function):
 
     def backward(self, gy):
         return -gy
+
+
+class AddScalar(Function):
+    """y = x + c for a Python number c (a parameter of the op, not a graph input);  dy/dx = 1
+
+    ``x + 0.5`` and ``x - 0.5`` (as ``x + (-0.5)``, the same IEEE result) on a float tensor:
+    no constant Tensor, no second input to check or differentiate (``add``, ``sub``).
+    """
+    def forward(self, x, c):
+        return x + _number_like(c, x)
+
+    def backward(self, gy):
+        return gy
+
+
+class MulScalar(Function):
+    """y = x * c for a Python number c (a parameter of the op, not a graph input);  dy/dx = c"""
+    def forward(self, x, c):
+        self.c = c
+        return x * _number_like(c, x)
+
+    def backward(self, gy):
+        return mul(gy, self.c)
+
+
+def _number_like(c, x):
+    """c as a 0-d array of x's dtype: what the general ops do with a constant, so the results
+    are the same bits (and a 0-d array is NumPy's fastest second operand)."""
+    xp = np if type(x) is np.ndarray else get_array_module(x)
+    return xp.asarray(c, dtype=x.dtype)
+
+
+def _float_tensor(x):
+    """A Tensor with a float dtype (the scalar ops' first operand); not an array or a number."""
+    return isinstance(x, _tensor_api()[0]) and x.data.dtype.kind == "f"
+
+
+_NUMBERS = (float, int)   # Python numbers (bool and NumPy scalars keep the general path)
 
 
 class PowScalar(Function):
@@ -240,17 +278,27 @@ class Cast(Function):
 
 # -- lowercase functions (user-facing) ----------------------------------------------
 def add(x0, x1):
-    """Elementwise ``x0 + x1`` with broadcasting."""
+    """Elementwise ``x0 + x1`` with broadcasting (a Python number on a float tensor: AddScalar)."""
+    if type(x1) in _NUMBERS and _float_tensor(x0):
+        return AddScalar()(x0, c=x1)
+    if type(x0) in _NUMBERS and _float_tensor(x1):
+        return AddScalar()(x1, c=x0)
     return Add()(x0, x1)
 
 
 def sub(x0, x1):
-    """Elementwise ``x0 - x1`` with broadcasting."""
+    """Elementwise ``x0 - x1`` with broadcasting (``x - number`` is AddScalar of -number)."""
+    if type(x1) in _NUMBERS and _float_tensor(x0):
+        return AddScalar()(x0, c=-x1)
     return Sub()(x0, x1)
 
 
 def mul(x0, x1):
-    """Elementwise ``x0 * x1`` with broadcasting."""
+    """Elementwise ``x0 * x1`` with broadcasting (a Python number on a float tensor: MulScalar)."""
+    if type(x1) in _NUMBERS and _float_tensor(x0):
+        return MulScalar()(x0, c=x1)
+    if type(x0) in _NUMBERS and _float_tensor(x1):
+        return MulScalar()(x1, c=x0)
     return Mul()(x0, x1)
 
 

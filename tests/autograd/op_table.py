@@ -82,6 +82,11 @@ TABLE = [
     OpInfo("mul", ops.mul, normal(*BINARY), np.multiply),
     OpInfo("div", ops.div, lambda rng: [(rng.standard_normal(a), away_from(rng.standard_normal(b), [0], 0.5, rng))
                                         for a, b in BINARY], np.divide),
+    OpInfo("add_scalar", lambda x: ops.add(x, 0.5), normal(*UNARY), lambda x: x + 0.5),
+    OpInfo("radd_scalar", lambda x: ops.add(-2, x), normal(*UNARY), lambda x: -2 + x),
+    OpInfo("sub_scalar", lambda x: ops.sub(x, 1.25), normal(*UNARY), lambda x: x - 1.25),
+    OpInfo("mul_scalar", lambda x: ops.mul(x, -1.5), normal(*UNARY), lambda x: x * -1.5),
+    OpInfo("rmul_scalar", lambda x: ops.mul(3, x), normal(*UNARY), lambda x: 3 * x),
     OpInfo("neg", ops.neg, normal(*UNARY), np.negative),
     OpInfo("pow", lambda x: ops.pow(x, 3), normal(*UNARY), lambda x: x ** 3),
     OpInfo("pow_fractional", lambda x: ops.pow(x, -1.5), positive(*UNARY), lambda x: x ** -1.5),

@@ -49,7 +49,7 @@ def test_toposort_order_puts_consumers_first():
     c = (a + b).sum()
     order = [f.name for f in toposort(c)]
     assert order[0] == "Sum"
-    assert order.index("Add") < order.index("Mul") < order.index("Exp")
+    assert order.index("Add") < order.index("MulScalar") < order.index("Exp")
 
 
 def test_retain_graph():
@@ -319,3 +319,25 @@ def test_hooks_and_retain_grad_survive_dropping_the_tensor():
     np.testing.assert_allclose(seen[0], [1.0, 1.0])
     np.testing.assert_allclose(x.grad.data, [2.0 * 3.0 + 5.0] * 2)    # the hook doubled y's gradient
     np.testing.assert_allclose(z.grad.data, [1.0, 1.0])
+
+
+def test_scalar_ops_give_the_general_ops_bits():
+    """``x * 2.5``, ``2.5 * x``, ``x + 0.1``, ``x - 0.1`` record MulScalar / AddScalar (the number is a
+    parameter, not a graph input) and give the same float32 bits as the general ops with the
+    number as a constant tensor, forward and backward; other operands keep the general path."""
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((3, 4)).astype(np.float32)
+    for op, c, name in [(ops.mul, 2.5, "MulScalar"), (ops.add, 0.1, "AddScalar"), (ops.sub, 0.1, "AddScalar")]:
+        for scalar_first in ([False, True] if op is not ops.sub else [False]):
+            x, xg = Tensor(x0, requires_grad=True), Tensor(x0, requires_grad=True)
+            const = Tensor(np.asarray(c, np.float32))
+            y = op(c, x) if scalar_first else op(x, c)
+            yg = op(const, xg) if scalar_first else op(xg, const)
+            assert y.creator.name == name and yg.creator.name != name
+            np.testing.assert_array_equal(y.data, yg.data)
+            (y * y).sum().backward()
+            (yg * yg).sum().backward()
+            np.testing.assert_array_equal(x.grad.data, xg.grad.data)
+    xi = Tensor(np.arange(3, dtype=np.int32))
+    assert (xi + 1).creator is None and (xi + 1).dtype == np.int64      # ints: the general rule
+    assert type((Tensor(x0) * np.float32(2)).data) is np.ndarray        # NumPy scalars: general path

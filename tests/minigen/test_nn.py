@@ -518,7 +518,7 @@ def test_print_tape_names_the_module_behind_each_op(capsys):
     assert ("MatMul", [(8, 64), (64, 256)], [(8, 256)], "encoder.0") in rows
     assert ("ReLU", [(8, 256)], [(8, 256)], "encoder.1") in rows
     assert ("MatMul", [(8, 10), (10, 4)], [(8, 4)], "head") in rows
-    assert ("Mul", [(8, 4), ()], [(8, 4)], "Net") in rows           # the model's own forward
+    assert ("MulScalar", [(8, 4)], [(8, 4)], "Net") in rows          # the model's own forward (x 2.0)
     assert rows[0][0] == "Sum" and rows[0][3] == ""                  # outside any module
     autograd.print_tape(loss, names=model)
     out = capsys.readouterr().out
