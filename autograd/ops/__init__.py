@@ -19,9 +19,9 @@ from kernels import adam_step  # noqa: F401  (re-exported: minigen.optim's fused
 from kernels import taps  # noqa: F401  (re-exported: minigen.nn.masked builds its masks with it)
 
 from .elementwise import (Abs, Add, AddScalar, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximum, Mul,
-                          MulScalar, Neg, Pow, PowScalar, ReLU, Sigmoid, Sqrt, Sub, Tanh, Where, abs, add, cast, clip, div,
-                          exp, leaky_relu, log, maximum, minimum, mul, neg, pow, relu, sigmoid, sqrt,
-                          sub, tanh, where)
+                          MulScalar, Neg, Pow, PowScalar, ReLU, Sigmoid, Sqrt, Sub, Tanh, Where, abs,
+                          add, cast, clip, div, exp, leaky_relu, log, maximum, minimum, mul, neg, pow,
+                          relu, sigmoid, sqrt, sub, tanh, where)
 from .linalg import MatMul, matmul
 from .reduce import Max, Sum, max, mean, min, sum
 from .scan import CumSum, cumsum
