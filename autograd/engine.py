@@ -166,9 +166,10 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
             for x, gx in zip(f.inputs, gxs):  # x: a leaf Tensor or an Edge
                 if gx is None or not x.requires_grad:
                     continue
-                if gx.data.shape != x.shape:
+                data = gx.data
+                if data.shape != x.shape:
                     gx = reduce_to_shape(gx, x.shape)
-                if gx.data.dtype != x.dtype:
+                if data.dtype is not x.dtype and data.dtype != x.dtype:
                     gx = gx.astype(x.dtype)
                 key = x if x.creator is None else x.key
                 prev = grads.get(key)

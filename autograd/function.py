@@ -58,16 +58,19 @@ class Function:
     _saved = None             # what ``save_for_backward`` was given, until it is linked
 
     def __call__(self, *inputs, **params):
-        Tensor, as_tensor = _TENSOR_API or _tensor_api()
-        like = None                       # the first Tensor input gives constants their dtype
+        Tensor = _TENSOR_API[0] if _TENSOR_API else _tensor_api()[0]
+        # 1) unwrap (the loops below are written out: a list comprehension costs a call)
+        tensors = inputs
         for x in inputs:
-            if isinstance(x, Tensor):
-                like = x
+            if not isinstance(x, Tensor):
+                tensors = _constants_as_tensors(inputs, Tensor)
                 break
-        tensors = [x if isinstance(x, Tensor) else as_tensor(x, like) for x in inputs]
-        if len(tensors) > 1:
+        if len(tensors) == 1:
+            arrays = (tensors[0].data,)
+        else:
             self._check_inputs(tensors)
-        arrays = [t.data for t in tensors]
+            arrays = [t.data for t in tensors]
+        # 2) forward on arrays
         try:
             ys = self.forward(*arrays, **params)
         except (ValueError, IndexError) as e:
@@ -79,27 +82,32 @@ class Function:
             if type(y) is not np.ndarray:
                 ys = self._as_arrays(ys, arrays)
                 break
-        outputs = [Tensor(y) for y in ys]
+        # 3) wrap; 4) record
         record = False
         if _Mode.grad_enabled:
             for t in tensors:
                 if t.requires_grad:
                     record = True
                     break
-        if record:
-            self.inputs = [t if t.creator is None else Edge(t) for t in tensors]
-            self.needs_input_grad = tuple([t.requires_grad for t in tensors])
-            self.outputs, self.output_meta = [], []
-            for o, y in zip(outputs, ys):
-                o.requires_grad = True
-                o.creator = self
-                self.outputs.append(weakref.ref(o))
-                self.output_meta.append((y.shape, y.dtype))
-            self.scope = _Mode.scope
-            if self._saved is not None:
-                self._link_saved(arrays, tensors, outputs)
-        else:
+        if not record:
             self._saved = None
+            return Tensor(ys[0]) if single else tuple([Tensor(y) for y in ys])
+        inputs, needs = [], []
+        for t in tensors:
+            inputs.append(t if t.creator is None else Edge(t))
+            needs.append(t.requires_grad)
+        self.inputs, self.needs_input_grad = inputs, tuple(needs)
+        outputs, self.outputs, self.output_meta = [], [], []
+        for y in ys:
+            o = Tensor(y)
+            o.requires_grad = True
+            o.creator = self
+            outputs.append(o)
+            self.outputs.append(weakref.ref(o))
+            self.output_meta.append((y.shape, y.dtype))
+        self.scope = _Mode.scope
+        if self._saved is not None:
+            self._link_saved(arrays, tensors, outputs)
         return outputs[0] if single else tuple(outputs)
 
     # -- subclass API --------------------------------------------------------
@@ -214,7 +222,7 @@ class Edge:
 
     def __init__(self, t):
         self.creator = f = t.creator
-        self.key = (f, output_index(f, t))
+        self.key = (f, 0 if len(f.outputs) == 1 else output_index(f, t))
         data = t.data
         self.shape, self.dtype = data.shape, data.dtype
 
@@ -237,6 +245,13 @@ def output_index(f, t):
 def grad_key(t):
     """The engine's name for the gradient of Tensor ``t``: the leaf itself, or (creator, index)."""
     return t if t.creator is None else (t.creator, output_index(t.creator, t))
+
+
+def _constants_as_tensors(inputs, Tensor):
+    """Inputs as Tensors: numbers and arrays become constants of the first Tensor's dtype."""
+    like = next((x for x in inputs if isinstance(x, Tensor)), None)
+    as_tensor = _TENSOR_API[1]
+    return [x if isinstance(x, Tensor) else as_tensor(x, like) for x in inputs]
 
 
 _TENSOR_API = []

@@ -83,7 +83,7 @@ class MulScalar(Function):
         return x * _number_like(c, x)
 
     def backward(self, gy):
-        return mul(gy, self.c)
+        return MulScalar()(gy, c=self.c)
 
 
 def _number_like(c, x):
