@@ -10,6 +10,8 @@ Reading the loop in ``_run`` is reading reverse-mode autodiff: for each Function
 gather the gradients of its outputs (summed over every consumer), call its
 backward, reduce each input gradient to the input's shape, pass it on.
 """
+from operator import attrgetter
+
 from .broadcast import reduce_to_shape
 from .function import grad_key
 from .mode import set_grad_enabled
@@ -18,36 +20,23 @@ from .mode import set_grad_enabled
 def toposort(root):
     """Functions reachable from ``root`` (a Tensor or list of Tensors), in backward order.
 
-    Kahn's algorithm on the reversed graph: a Function is emitted once every Function
-    consuming its outputs has been emitted (HIPS autograd's ``toposort``, iterative).
-    Functions hash by identity, so they key the dicts themselves.
+    Every Function is recorded after the Functions that made its inputs (a Tensor exists
+    before anything consumes it), so newest first -- descending ``Function.seq`` -- puts
+    each Function after every Function that uses its outputs. This is PyTorch's order
+    (its ``sequence_nr``). One iterative walk finds the reachable Functions; a sort
+    orders them. Functions hash by identity, so a set holds them.
     """
     roots = root if isinstance(root, (list, tuple)) else [root]
-    start = list(dict.fromkeys(t.creator for t in roots if t.creator is not None))
-    # 1) count, for each Function, how many recorded Functions consume its outputs
-    consumers, stack, seen = {}, list(start), set()
+    stack = [t.creator for t in roots if t.creator is not None]
+    seen = set(stack)
     while stack:
         f = stack.pop()
-        if f in seen:
-            continue
-        seen.add(f)
         for x in f.inputs:
             p = x.creator
-            if p is not None:
-                consumers[p] = consumers.get(p, 0) + 1
+            if p is not None and p not in seen:
+                seen.add(p)
                 stack.append(p)
-    # 2) emit Functions whose consumers are all done
-    order, ready = [], [f for f in start if f not in consumers]
-    while ready:
-        f = ready.pop()
-        order.append(f)
-        for x in f.inputs:
-            p = x.creator
-            if p is not None:
-                consumers[p] -= 1
-                if consumers[p] == 0:
-                    ready.append(p)
-    return order
+    return sorted(seen, key=attrgetter("seq"), reverse=True)
 
 
 def backward(y, gy=None, retain_graph=False, create_graph=False):
@@ -171,7 +160,7 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
                     gx = reduce_to_shape(gx, x.shape)
                 if data.dtype is not x.dtype and data.dtype != x.dtype:
                     gx = gx.astype(x.dtype)
-                key = x if x.creator is None else x.key
+                key = x if x.creator is None else (x.creator, x.index)
                 prev = grads.get(key)
                 grads[key] = gx if prev is None else prev + gx
             if not retain_graph:

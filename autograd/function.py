@@ -34,6 +34,7 @@ Gradients of broadcast inputs are NOT reduced here or in any op: the engine
 reduces each input gradient to its input's shape, in one place
 (``autograd.broadcast.reduce_to_shape``).
 """
+import itertools
 import weakref
 
 import numpy as np
@@ -46,15 +47,15 @@ from .mode import _Mode
 class Function:
     """Base class of every differentiable operation. See the module docstring."""
 
-    #: After a recorded call: which inputs require grad (a backward may skip the others,
-    #: e.g. MatMul never computes the gradient of a data batch).
-    needs_input_grad = ()
     #: Set to False on a fused Function whose backward is not itself differentiable;
     #: double backward through it then raises NotImplementedError naming ``composite``.
     differentiable_backward = True
     composite = None  # name of the composite path that supports double backward
     #: The scope (e.g. the minigen Module) whose call recorded this op (``autograd.mode``).
     scope = None
+    #: When recorded, a number larger than every earlier recorded Function's (the
+    #: engine runs backward newest first: ``engine.toposort``).
+    seq = None
     _saved = None             # what ``save_for_backward`` was given, until it is linked
 
     def __call__(self, *inputs, **params):
@@ -92,11 +93,9 @@ class Function:
         if not record:
             self._saved = None
             return Tensor(ys[0]) if single else tuple([Tensor(y) for y in ys])
-        inputs, needs = [], []
+        self.inputs = inputs = []
         for t in tensors:
             inputs.append(t if t.creator is None else Edge(t))
-            needs.append(t.requires_grad)
-        self.inputs, self.needs_input_grad = inputs, tuple(needs)
         outputs, self.outputs, self.output_meta = [], [], []
         for y in ys:
             o = Tensor(y)
@@ -106,9 +105,16 @@ class Function:
             self.outputs.append(weakref.ref(o))
             self.output_meta.append((y.shape, y.dtype))
         self.scope = _Mode.scope
+        self.seq = next(_RECORDED)
         if self._saved is not None:
             self._link_saved(arrays, tensors, outputs)
         return outputs[0] if single else tuple(outputs)
+
+    @property
+    def needs_input_grad(self):
+        """Which inputs require grad, a tuple of bools (a backward may skip the others,
+        e.g. MatMul never computes the gradient of a data batch)."""
+        return tuple([x.requires_grad for x in getattr(self, "inputs", ())])
 
     # -- subclass API --------------------------------------------------------
     def forward(self, *arrays, **params):
@@ -214,21 +220,20 @@ class Edge:
     A recorded Function keeps leaf inputs themselves (``.grad`` is filled in on them) and,
     for an input another Function produced, this Edge instead of the Tensor, so the
     Tensor's array is not held by the graph (PyTorch's ``next_functions``).  It carries
-    what the engine and ``print_tape`` read: ``creator``, ``requires_grad``, ``shape``,
-    ``dtype``, and ``key``, the name of that gradient in the engine's table.
+    what the engine and ``print_tape`` read: ``creator``, ``index``, ``requires_grad``,
+    ``shape`` and ``dtype``. The engine's table names its gradient ``(creator, index)``.
     """
-    __slots__ = ("creator", "key", "shape", "dtype")
+    __slots__ = ("creator", "index", "shape", "dtype")
     requires_grad = True  # an intermediate result always requires grad
 
     def __init__(self, t):
         self.creator = f = t.creator
-        self.key = (f, 0 if len(f.outputs) == 1 else output_index(f, t))
-        data = t.data
-        self.shape, self.dtype = data.shape, data.dtype
+        self.index = k = 0 if len(f.outputs) == 1 else output_index(f, t)
+        self.shape, self.dtype = f.output_meta[k]
 
     def tensor(self):
         """The Tensor itself if something still holds it, else None."""
-        return self.creator.outputs[self.key[1]]()
+        return self.creator.outputs[self.index]()
 
 
 def output_index(f, t):
@@ -255,6 +260,7 @@ def _constants_as_tensors(inputs, Tensor):
 
 
 _TENSOR_API = []
+_RECORDED = itertools.count()  # Function.seq: the order Functions were recorded (engine.toposort)
 
 
 def _tensor_api():
