@@ -21,8 +21,8 @@ Calling a Function (``Mul()(a, b)``) does four things, in ``__call__``:
   2. run ``forward`` on the arrays;
   3. wrap the results as Tensors;
   4. if recording and any input requires grad: remember where each input's gradient
-     goes (``Edge``), the outputs (weakly), and make self the outputs' ``creator``.
-     That link is the whole graph.
+     goes (``Edge``), the outputs (weakly) and the recording order (``seq``), and make
+     self the outputs' ``creator``. That link is the whole graph.
 
 The graph holds what backward needs and nothing more: a Function keeps the arrays
 it saved, and for every input only an ``Edge`` (the leaf Tensor itself, or "output k
@@ -93,9 +93,9 @@ class Function:
         if not record:
             self._saved = None
             return Tensor(ys[0]) if single else tuple([Tensor(y) for y in ys])
-        self.inputs = inputs = []
+        self.inputs = edges = []  # a leaf Tensor itself, an intermediate as an Edge
         for t in tensors:
-            inputs.append(t if t.creator is None else Edge(t))
+            edges.append(t if t.creator is None else Edge(t))
         outputs, self.outputs, self.output_meta = [], [], []
         for y in ys:
             o = Tensor(y)
