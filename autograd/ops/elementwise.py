@@ -8,7 +8,7 @@ import numpy as np
 
 from kernels.backend import get_array_module
 
-from ..function import Function, _tensor_api
+from ..function import _TENSOR_API, Function, _tensor_api
 
 
 class Add(Function):
@@ -95,7 +95,7 @@ def _number_like(c, x):
 
 def _float_tensor(x):
     """A Tensor with a float dtype (the scalar ops' first operand); not an array or a number."""
-    return isinstance(x, _tensor_api()[0]) and x.data.dtype.kind == "f"
+    return isinstance(x, (_TENSOR_API or _tensor_api())[0]) and x.data.dtype.kind == "f"
 
 
 _NUMBERS = (float, int)   # Python numbers (bool and NumPy scalars keep the general path)
