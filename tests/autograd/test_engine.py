@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from autograd import Tensor, functional as F, grad, no_grad, ops, print_tape, tape, toposort
+from autograd import Tensor, functional as F, grad, gradcheck, no_grad, ops, print_tape, tape, toposort
 
 
 def t(x, req=True):
@@ -50,6 +50,29 @@ def test_toposort_order_puts_consumers_first():
     order = [f.name for f in toposort(c)]
     assert order[0] == "Sum"
     assert order.index("Add") < order.index("MulScalar") < order.index("Exp")
+
+
+def _random_graph(*xs, n_ops=60, seed=0):
+    """A random DAG over xs: each op combines earlier tensors, some used many times, some never."""
+    rng = np.random.default_rng(seed)
+    made = list(xs)
+    for _ in range(n_ops):
+        i, j = rng.integers(len(made), size=2)
+        a, b = made[i], made[j]
+        made.append([a + b, a * ops.tanh(b), ops.tanh(a) - b, ops.tanh(a + b)][rng.integers(4)])
+    return sum(made[-20:], made[-21]).sum()
+
+
+def test_toposort_puts_every_function_after_all_its_consumers_in_a_random_graph():
+    xs = [t(np.random.default_rng(k).standard_normal(3)) for k in range(3)]
+    order = toposort(_random_graph(*xs))
+    position = {f: k for k, f in enumerate(order)}
+    assert len(position) == len(order) > 40
+    for f in order:
+        for x in f.inputs:
+            if x.creator is not None:
+                assert position[x.creator] > position[f], "a Function comes before one of its consumers"
+    gradcheck(_random_graph, xs)  # so backward in this order sums every contribution
 
 
 def test_retain_graph():
