@@ -87,7 +87,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = [grad_outputs]
     gys = [_initial_grad(o, g) for o, g in zip(outputs, grad_outputs)]
     retain = create_graph if retain_graph is None else retain_graph
-    captured = _run(outputs, gys, retain, create_graph, capture={id(x) for x in inputs})
+    captured = _run(outputs, gys, retain, create_graph, capture={grad_key(x): x for x in inputs})
     result = []
     for x in inputs:
         if id(x) in captured:
@@ -113,7 +113,8 @@ def _initial_grad(y, gy):
 
 
 def _run(roots, root_grads, retain_graph, create_graph, capture):
-    """The backward loop. Returns {id(t): (t, grad)} for leaves, or for ``capture`` ids.
+    """The backward loop. Returns {id(t): (t, grad)} for the leaves and the tensors with
+    ``retain_grad``, or, given ``capture`` ({grad_key: Tensor}), for those Tensors.
 
     Gradients are keyed by ``grad_key``: a leaf Tensor itself, or (creator, output index)
     for an intermediate result, whose Tensor the graph does not keep (``Edge``).
@@ -127,17 +128,12 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
         for f in toposort(list(roots)):
             # 1) the gradient of each output, summed over all its consumers
             gys, missing = [], False
-            for k, ref in enumerate(f.outputs):
+            for k in range(len(f.output_meta)):
                 g = grads.pop((f, k), None)
                 if g is None:
                     missing = True
-                else:
-                    o = ref()  # the output Tensor, if anything still holds it
-                    if o is not None:
-                        if o._hooks:
-                            g = _apply_hooks(o, g)
-                        if o.retains_grad or (capture is not None and id(o) in capture):
-                            result[id(o)] = (o, g)
+                elif f.kept or capture:  # hooks, retain_grad, grad()'s inputs
+                    g = _output_grad_seen(f, k, g, capture, result)
                 gys.append(g)
             if missing:  # outputs nobody used (e.g. one piece of a split) get zeros
                 gys = [g if g is not None else _zeros_for(f, k, gys) for k, g in enumerate(gys)]
@@ -166,11 +162,25 @@ def _run(roots, root_grads, retain_graph, create_graph, capture):
             if not retain_graph:
                 f.release()
     for t, g in grads.items():  # what is left are leaves
-        if type(t) is not tuple and (capture is None or id(t) in capture):
+        if type(t) is not tuple and (capture is None or t in capture):
             result[id(t)] = (t, _apply_hooks(t, g))
     if capture is None:
         result = {k: v for k, v in result.items() if v[0].creator is None or v[0].retains_grad}
     return result
+
+
+def _output_grad_seen(f, k, g, capture, result):
+    """The gradient of output ``k`` of ``f`` passes the hooks of that output (a Tensor in
+    ``f.kept``); it is recorded in ``result`` for ``retain_grad`` and for ``grad()``'s inputs."""
+    for o in f.kept:
+        if o.output_nr == k:
+            g = _apply_hooks(o, g)
+            if o.retains_grad:
+                result[id(o)] = (o, g)
+    o = capture.get((f, k)) if capture else None
+    if o is not None:
+        result[id(o)] = (o, g)
+    return g
 
 
 def _apply_hooks(t, g):

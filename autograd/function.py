@@ -21,8 +21,10 @@ Calling a Function (``Mul()(a, b)``) does four things, in ``__call__``:
   2. run ``forward`` on the arrays;
   3. wrap the results as Tensors;
   4. if recording and any input requires grad: remember where each input's gradient
-     goes (``Edge``), the outputs (weakly) and the recording order (``seq``), and make
-     self the outputs' ``creator``. That link is the whole graph.
+     goes (``Edge``), the outputs' shapes and dtypes, and the recording order (``seq``);
+     make self each output's ``creator`` and tell it which output it is (``output_nr``).
+     That link is the whole graph: it holds no output Tensor (a Tensor with a hook or
+     ``retain_grad`` asks to be kept, ``keep_output``).
 
 The graph holds what backward needs and nothing more: a Function keeps the arrays
 it saved, and for every input only an ``Edge`` (the leaf Tensor itself, or "output k
@@ -35,7 +37,6 @@ reduces each input gradient to its input's shape, in one place
 (``autograd.broadcast.reduce_to_shape``).
 """
 import itertools
-import weakref
 
 import numpy as np
 
@@ -57,6 +58,8 @@ class Function:
     #: engine runs backward newest first: ``engine.toposort``).
     seq = None
     _saved = None             # what ``save_for_backward`` was given, until it is linked
+    #: Outputs held for the engine: those with a hook or ``retain_grad`` (``keep_output``).
+    kept = ()
 
     def __call__(self, *inputs, **params):
         Tensor = _TENSOR_API[0] if _TENSOR_API else _tensor_api()[0]
@@ -96,13 +99,12 @@ class Function:
         self.inputs = edges = []  # a leaf Tensor itself, an intermediate as an Edge
         for t in tensors:
             edges.append(t if t.creator is None else Edge(t))
-        outputs, self.outputs, self.output_meta = [], [], []
-        for y in ys:
+        outputs, self.output_meta = [], []
+        for k, y in enumerate(ys):
             o = Tensor(y)
             o.requires_grad = True
-            o.creator = self
+            o.creator, o.output_nr = self, k
             outputs.append(o)
-            self.outputs.append(weakref.ref(o))
             self.output_meta.append((y.shape, y.dtype))
         self.scope = _Mode.scope
         self.seq = next(_RECORDED)
@@ -182,9 +184,10 @@ class Function:
         self._saved_tensors = None
 
     def keep_output(self, t):
-        """Hold output ``t`` for as long as this Function lives (a tensor with a hook or
-        ``retain_grad`` must see its gradient even if the user's code dropped it)."""
-        self.__dict__.setdefault("_kept", []).append(t)
+        """Hold output ``t`` for as long as this Function lives: the engine gives a tensor
+        with a hook or ``retain_grad`` its gradient, even if the user's code dropped it."""
+        if not any(k is t for k in self.kept):
+            self.kept = self.kept + (t,)
 
     def _check_inputs(self, tensors):
         """One device; one float dtype (integer constants take it: the documented promotion rule)."""
@@ -228,28 +231,13 @@ class Edge:
 
     def __init__(self, t):
         self.creator = f = t.creator
-        self.index = k = 0 if len(f.outputs) == 1 else output_index(f, t)
+        self.index = k = t.output_nr
         self.shape, self.dtype = f.output_meta[k]
-
-    def tensor(self):
-        """The Tensor itself if something still holds it, else None."""
-        return self.creator.outputs[self.index]()
-
-
-def output_index(f, t):
-    """Which output of Function ``f`` Tensor ``t`` is (0 for the usual single output)."""
-    refs = f.outputs
-    if len(refs) == 1:
-        return 0
-    for k, ref in enumerate(refs):
-        if ref() is t:
-            return k
-    raise ValueError(f"this tensor is not an output of {f.name}")
 
 
 def grad_key(t):
     """The engine's name for the gradient of Tensor ``t``: the leaf itself, or (creator, index)."""
-    return t if t.creator is None else (t.creator, output_index(t.creator, t))
+    return t if t.creator is None else (t.creator, t.output_nr)
 
 
 def _constants_as_tensors(inputs, Tensor):

@@ -4,6 +4,7 @@
     grad           the accumulated gradient (a Tensor), filled by ``backward`` on leaves
     requires_grad  whether gradients flow to / through this tensor
     creator        the Function that produced it (None for leaves)
+    output_nr      which output of ``creator`` it is (0 for a leaf and the usual one output)
 
 Every operator and method lives in this class body and calls an op from
 ``autograd.ops`` or ``autograd.functional``, so ``x @ w + b`` records the same
@@ -23,8 +24,8 @@ class Tensor:
     """A node of the computation graph. See the module docstring."""
 
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
-    __slots__ = ("data", "grad", "requires_grad", "creator", "name", "retains_grad", "_hooks",
-                 "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "creator", "output_nr", "name", "retains_grad",
+                 "_hooks", "__weakref__")
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         if type(data) is np.ndarray:          # the common case, checked first
@@ -46,6 +47,7 @@ class Tensor:
         self.grad = None
         self.requires_grad = requires_grad
         self.creator = None
+        self.output_nr = 0  # which output of its creator this is (PyTorch's output_nr)
         self.name = name
         self.retains_grad = False
         self._hooks = []
