@@ -62,7 +62,7 @@ class Function:
     kept = ()
 
     def __call__(self, *inputs, **params):
-        Tensor = _TENSOR_API[0] if _TENSOR_API else _tensor_api()[0]
+        Tensor = (_TENSOR_API or _tensor_api())[0]
         # 1) unwrap (the loops below are written out: a list comprehension costs a call)
         tensors = inputs
         for x in inputs:

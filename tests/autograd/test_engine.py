@@ -344,6 +344,26 @@ def test_hooks_and_retain_grad_survive_dropping_the_tensor():
     np.testing.assert_allclose(z.grad.data, [1.0, 1.0])
 
 
+def test_hooks_retain_grad_and_grad_find_each_output_of_a_multi_output_op():
+    """Output k of a split is found by its output_nr, not by identity: a hook on the dropped
+    second piece, retain_grad on the first, and grad() with respect to one piece."""
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    a, b = ops.split(x, 2)
+    seen = []
+    b.register_hook(lambda g: seen.append(g.data.copy()) or g * 2.0)
+    a.retain_grad()
+    loss = (a * 3.0).sum() + (b * 5.0).sum()
+    del b
+    loss.backward()
+    np.testing.assert_allclose(seen[0], [[5.0] * 3])
+    np.testing.assert_allclose(a.grad.data, [[3.0] * 3])
+    np.testing.assert_allclose(x.grad.data, [[3.0] * 3, [10.0] * 3])
+    p, q = ops.split(x, 2)
+    gq, gx = grad((p * q).sum(), [q, x])
+    np.testing.assert_allclose(gq.data, p.data)
+    np.testing.assert_allclose(gx.data, np.concatenate([q.data, p.data]))
+
+
 def test_scalar_ops_give_the_general_ops_bits():
     """``x * 2.5``, ``2.5 * x``, ``x + 0.1``, ``x - 0.1`` record MulScalar / AddScalar (the number is a
     parameter, not a graph input) and give the same float32 bits as the general ops with the
